@@ -1,0 +1,198 @@
+//! The engine's request and result types: what `bench` and `router` send to a loaded
+//! model and what comes back. Kept free of llama.cpp types so callers (and fakes in
+//! tests) need nothing from the binding.
+
+use serde::{Deserialize, Serialize};
+
+/// How to load a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// Threads for generation and for prompt processing (default: available cores).
+    pub threads: u32,
+    /// Context size per sequence, tokens. The context holds `n_ctx * n_seq_max` tokens.
+    pub n_ctx: u32,
+    /// Most sequences decoded together in one batch.
+    pub n_seq_max: u32,
+    /// Logical batch size for prompt processing, tokens.
+    pub n_batch: u32,
+    /// Layers offloaded to a GPU backend (0 on CPU builds).
+    pub gpu_layers: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        Self { threads, n_ctx: 2048, n_seq_max: 8, n_batch: 512, gpu_layers: 0 }
+    }
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `user`, `assistant` or `tool`.
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Self { role: role.into(), content: content.into() }
+    }
+}
+
+/// What to feed the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    /// Rendered with the model's own chat template (from its GGUF metadata), with the
+    /// generation prompt appended. Falls back to plain text for models without one.
+    Chat(Vec<ChatMessage>),
+    /// Used verbatim (plain completion, few-shot prompts for base models).
+    Raw(String),
+}
+
+/// Output constraint for generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Constraint {
+    /// GBNF grammar text with a `root` rule.
+    Gbnf(String),
+    /// A JSON schema; the output must be JSON valid against it.
+    JsonSchema(serde_json::Value),
+}
+
+/// A generation request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerateRequest {
+    pub prompt: Prompt,
+    pub max_tokens: u32,
+    /// Generation stops before the first occurrence of any of these (not included).
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// 0 means greedy.
+    #[serde(default)]
+    pub temperature: f32,
+    #[serde(default)]
+    pub seed: u32,
+    #[serde(default)]
+    pub constraint: Option<Constraint>,
+}
+
+impl GenerateRequest {
+    /// Greedy chat generation with no stops and no constraint.
+    pub fn chat(messages: Vec<ChatMessage>, max_tokens: u32) -> Self {
+        Self {
+            prompt: Prompt::Chat(messages),
+            max_tokens,
+            stop: Vec::new(),
+            temperature: 0.0,
+            seed: 0,
+            constraint: None,
+        }
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// End-of-generation token.
+    Eog,
+    /// A stop string matched.
+    Stop,
+    /// `max_tokens` reached (or the context filled up).
+    Length,
+    /// The grammar/JSON constraint was satisfied.
+    Constraint,
+}
+
+/// Timings of one request, milliseconds, measured on the worker thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RequestTimings {
+    /// Waiting for the worker before work on this request began.
+    pub queue_ms: f64,
+    /// From start of work to the first generated token (prompt processing included).
+    pub ttft_ms: f64,
+    /// Gaps between consecutive generated tokens.
+    pub inter_token_ms: Vec<f64>,
+    /// From start of work to the last token.
+    pub e2e_ms: f64,
+    /// Prompt tokens / prompt processing time.
+    pub prompt_tps: f64,
+    /// Generated tokens / generation time.
+    pub gen_tps: f64,
+}
+
+/// A finished generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    pub text: String,
+    pub prompt_tokens: u32,
+    pub gen_tokens: u32,
+    pub finish: FinishReason,
+    pub timings: RequestTimings,
+    /// The exact prompt text given to the tokenizer (after the chat template).
+    pub rendered_prompt: String,
+}
+
+/// A streamed generation event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// A piece of text (whole UTF-8 characters only).
+    Token(String),
+    /// The end, with the whole result.
+    Done(Generation),
+    /// The request failed.
+    Failed(String),
+}
+
+/// Score `continuation` after `context` (multiple choice by log-likelihood).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoglikelihoodRequest {
+    /// Used verbatim; render a chat template yourself if wanted.
+    pub context: String,
+    pub continuation: String,
+}
+
+/// The continuation's log-probability under the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Loglikelihood {
+    /// Sum of the continuation tokens' log-probabilities (natural log).
+    pub logprob: f64,
+    /// Number of continuation tokens.
+    pub tokens: u32,
+    /// Whether every continuation token was the argmax (lm-eval's `is_greedy`).
+    pub is_greedy: bool,
+    /// Prompt processing time for this request, milliseconds.
+    pub elapsed_ms: f64,
+}
+
+/// Facts about a loaded model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub path: String,
+    pub load_ms: f64,
+    pub n_ctx_train: u32,
+    pub n_vocab: u32,
+    pub n_params: u64,
+    pub size_bytes: u64,
+    /// The GGUF's `tokenizer.chat_template`, if any.
+    pub chat_template: Option<String>,
+    pub config: EngineConfig,
+}
+
+/// llama-bench style throughput figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeedResult {
+    /// Prompt tokens per test (llama-bench `-p`), 0 when not run.
+    pub n_prompt: u32,
+    /// Generated tokens per test (llama-bench `-n`), 0 when not run.
+    pub n_gen: u32,
+    pub threads: u32,
+    pub repetitions: u32,
+    /// tokens/s mean and standard deviation over repetitions.
+    pub pp_tps_mean: f64,
+    pub pp_tps_stddev: f64,
+    pub tg_tps_mean: f64,
+    pub tg_tps_stddev: f64,
+}

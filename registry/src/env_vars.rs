@@ -1,0 +1,24 @@
+//! Every environment variable noa reads, in one place, so that `--help`, the README and
+//! the code cannot drift apart. (Each CLI option is also settable by its `NOA_*` name.)
+
+/// Root of all user data (`models.json`, `models/`, `runs/`, `router/`, `reports/`).
+/// Defaults to `$XDG_DATA_HOME/noa`, then `~/.local/share/noa`.
+pub const NOA_HOME: &str = "NOA_HOME";
+/// Folder holding public evaluation data (HumanEval, GSM8K, IFEval, ARC) mirrored locally.
+pub const NOA_EVALSETS_DIR: &str = "NOA_EVALSETS_DIR";
+/// Folder of pip wheels kept between runs so packaged models are not fetched twice.
+pub const NOA_PIP_CACHE: &str = "NOA_PIP_CACHE";
+/// The Python interpreter used for pip sources and the sandboxed code scorer.
+pub const NOA_PYTHON: &str = "NOA_PYTHON";
+/// Threads llama.cpp uses (default: physical cores).
+pub const NOA_THREADS: &str = "NOA_THREADS";
+/// Hugging Face hub endpoint (default `https://huggingface.co`).
+pub const HF_ENDPOINT: &str = "HF_ENDPOINT";
+/// Hugging Face access token, needed for gated repositories.
+pub const HF_TOKEN: &str = "HF_TOKEN";
+/// XDG base directory for user data.
+pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+/// Disables colour in human output when set to anything.
+pub const NO_COLOR: &str = "NO_COLOR";
+/// Log filter (tracing `EnvFilter` syntax).
+pub const RUST_LOG: &str = "RUST_LOG";

@@ -1,0 +1,135 @@
+//! The files a bench run leaves behind (`runs/<run-id>/manifest.json` and
+//! `items.jsonl`) and the replay results the router writes (`router/replay.json`).
+//! `bench` writes them; `router` (replay) and `reports` read them. One definition here
+//! keeps the three in step.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{HardwareFingerprint, UseCase};
+
+/// File name of the per-item results inside a run folder.
+pub const ITEMS_FILE: &str = "items.jsonl";
+/// File name of the run manifest inside a run folder.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// File name of replay results inside `NOA_HOME/router/`.
+pub const REPLAY_FILE: &str = "replay.json";
+
+/// One line of `items.jsonl`: one model's answer to one suite item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ItemRecord {
+    pub run_id: String,
+    pub model_id: String,
+    pub model_sha256: String,
+    pub suite: String,
+    pub suite_version: String,
+    pub use_case: UseCase,
+    /// Item id, unique within the suite.
+    pub item_id: String,
+    /// sha256 of the exact prompt text given to the engine.
+    pub prompt_sha256: String,
+    /// Hash of the generation settings (max tokens, temperature, seed, grammar...).
+    pub settings_hash: String,
+    pub engine_build: String,
+    /// The model's raw output (or, for log-likelihood items, the chosen option).
+    pub output: String,
+    /// Score in [0, 1].
+    pub score: f64,
+    /// Free-form scorer explanation (which check failed, the parsed answer...).
+    #[serde(default)]
+    pub detail: Option<String>,
+    pub prompt_tokens: u32,
+    pub gen_tokens: u32,
+    pub timings: ItemTimings,
+    /// Set when the item could not be run (engine error, timeout); score is then 0.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// Timings of one item, milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct ItemTimings {
+    /// Time to first generated token (prompt processing included).
+    pub ttft_ms: f64,
+    /// Whole request, submission to last token.
+    pub e2e_ms: f64,
+    /// Mean gap between generated tokens.
+    pub inter_token_ms: f64,
+    /// Every gap between generated tokens, for percentiles.
+    #[serde(default)]
+    pub inter_token_gaps_ms: Vec<f64>,
+    pub prompt_tps: f64,
+    pub gen_tps: f64,
+}
+
+/// `manifest.json` of a run: everything needed to trace a number back to its cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunManifest {
+    pub run_id: String,
+    /// RFC 3339.
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    pub engine_build: String,
+    pub hardware: HardwareFingerprint,
+    pub models: Vec<RunModel>,
+    pub suites: Vec<RunSuite>,
+    /// Settings the run was started with (limit, seed, batch size, threads, budget...).
+    pub settings: serde_json::Value,
+}
+
+/// A model in a run and how it fared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunModel {
+    pub id: String,
+    pub sha256: String,
+    /// `ok`, `failed`, `skipped` or `running`.
+    pub status: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub load_ms: Option<f64>,
+    #[serde(default)]
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// A suite in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunSuite {
+    pub id: String,
+    pub version: String,
+    pub use_case: UseCase,
+    pub items: u64,
+    /// Set when the suite was skipped (data absent): the message saying how to get it.
+    #[serde(default)]
+    pub skipped: Option<String>,
+}
+
+/// `router/replay.json`: offline evaluation of every policy on recorded outcomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReplayReport {
+    /// RFC 3339.
+    pub created_at: String,
+    /// Runs whose items were replayed.
+    pub runs: Vec<String>,
+    pub seeds: Vec<u64>,
+    /// Requests per seed.
+    pub requests: u64,
+    pub policies: Vec<PolicyReplay>,
+}
+
+/// One policy's replay results, averaged over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PolicyReplay {
+    pub policy: String,
+    pub mean_quality: f64,
+    pub mean_latency_ms: f64,
+    /// Final cumulative regret against the per-item oracle.
+    pub regret_vs_oracle: f64,
+    /// Final cumulative regret against the best fixed model per use case.
+    pub regret_vs_best_fixed: f64,
+    /// Cumulative regret against the oracle after each request (mean over seeds).
+    pub regret_curve: Vec<f64>,
+    /// Share of requests sent to each model.
+    pub model_share: Vec<(String, f64)>,
+}

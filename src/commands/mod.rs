@@ -1,0 +1,97 @@
+//! One module per subcommand. Each exposes its clap arguments and a `run` that returns
+//! an [`Outcome`]; errors bubble up as `anyhow::Error` and are printed by `main`.
+
+pub mod bench;
+pub mod evalsets;
+pub mod models;
+pub mod replay;
+pub mod report;
+pub mod route;
+pub mod serve;
+pub mod speed;
+
+use std::process::ExitCode;
+
+use noa_registry::{env_vars, NoaHome};
+
+/// Options every subcommand takes.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Where models, the registry, runs and reports live.
+    #[arg(long, global = true, env = env_vars::NOA_HOME, value_name = "DIR")]
+    pub home: Option<std::path::PathBuf>,
+    /// Print nothing but data and errors; no progress bars.
+    #[arg(long, short, global = true, env = "NOA_QUIET")]
+    pub quiet: bool,
+    /// More log output (repeat for more).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl GlobalArgs {
+    pub fn context(&self) -> Context {
+        let home = self.home.clone().map_or_else(NoaHome::from_env, NoaHome::new);
+        Context { home, quiet: self.quiet }
+    }
+}
+
+/// What every subcommand gets from the global options.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub home: NoaHome,
+    pub quiet: bool,
+}
+
+impl Context {
+    /// Progress bars only on a terminal and never with `--quiet`.
+    pub fn show_progress(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+}
+
+/// How a command ended, as the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Did what was asked: exit 0.
+    Success,
+    /// The user's failure (bad argument, threshold missed, verification failed): exit 1.
+    Failure,
+    /// Something broke inside noa: exit 2.
+    Error,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::Failure => ExitCode::from(1),
+            Outcome::Error => ExitCode::from(2),
+        }
+    }
+}
+
+/// An error that is the user's to fix (exit 1), with an optional hint line.
+#[derive(Debug)]
+pub struct UserError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: None }
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
