@@ -44,6 +44,10 @@ pub struct ItemRecord {
     /// Set when the item could not be run (engine error, timeout); score is then 0.
     #[serde(default)]
     pub error: Option<String>,
+    /// Set when this record was reused from an earlier run's identical item (same
+    /// model file, suite version, prompt, settings and engine build): that run's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<String>,
 }
 
 /// Timings of one item, milliseconds.
@@ -76,6 +80,10 @@ pub struct RunManifest {
     pub suites: Vec<RunSuite>,
     /// Settings the run was started with (limit, seed, batch size, threads, budget...).
     pub settings: serde_json::Value,
+    /// What a reader should know about how the run went (stopped by the time budget,
+    /// resumed, suites skipped...).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// A model in a run and how it fared.
