@@ -1,0 +1,357 @@
+//! Agent tasks: multi-step tool use against the deterministic
+//! [`agent_sim`](super::agent_sim) (calculator, files, calendar, key-value store),
+//! scored on the state the agent leaves behind and on its final answer.
+//!
+//! Records (`evalsets/agent/items.jsonl`, the project's own): `id`, `instruction`,
+//! optional `solution` (a reference run the tests replay), `initial` (a [`World`]: `files` {path: content}, `events` [{date, time, title}],
+//! `kv` {key: value}), `expected`: [`Expected`]. Item data is the record.
+//!
+//! Protocol: a system message lists the tools and asks for exactly one JSON object
+//! per reply, `{"tool": name, "args": {...}}` or `{"final": answer}`. Each tool
+//! result goes back as a **user** message starting `Tool result (name):` — Gemma's
+//! chat template accepts only alternating user/assistant turns and SmolLM2's has no
+//! `tool` role, so a `tool` message would fail or be misread. Replies are parsed
+//! leniently (fenced or inline JSON, `name`/`arguments`, `action`/`action_input`);
+//! one that holds no call gets an error message back and costs a turn. The episode
+//! ends at a final answer or after `max_turns` replies.
+//!
+//! Score (partial credit) = checks passed / checks made, where the checks are: each
+//! expected file's content (case and surrounding whitespace ignored), each file that
+//! must be gone, each expected event (or the exact calendar when `events_exact`),
+//! each expected key's value, the final answer (numbers compared numerically, text
+//! must contain the expected words), and — one check — that no other initial file
+//! or key was changed or lost. The detail names the failed checks.
+
+use noa_engine::{ChatMessage, Prompt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use super::agent_sim::{Event, TOOLS, World, norm_path};
+use super::exact::normalise;
+use super::gsm8k::{numbers_equal, parse_number};
+use super::util::{json_values, request, unexpected};
+use crate::kind::{Episode, GenSettings, Item, Reply, Score, Step, TaskKind};
+
+#[derive(Debug)]
+pub struct Agent;
+
+/// What the world and the answer should look like at the end.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub absent_files: Vec<String>,
+    #[serde(default)]
+    pub events: Vec<Event>,
+    /// The calendar must hold exactly `events`, nothing more.
+    #[serde(default)]
+    pub events_exact: bool,
+    #[serde(default)]
+    pub kv: BTreeMap<String, String>,
+    #[serde(default)]
+    pub answer: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Task {
+    #[serde(default)]
+    id: Option<String>,
+    instruction: String,
+    #[serde(default)]
+    initial: World,
+    expected: Expected,
+    /// A reference solution (tool calls then `{"final": ...}`) that the tests replay
+    /// to prove the task solvable; never shown to the model.
+    #[serde(default)]
+    #[allow(dead_code)]
+    solution: Vec<Value>,
+}
+
+impl TaskKind for Agent {
+    fn name(&self) -> &'static str {
+        "agent"
+    }
+
+    fn parse(&self, raw: &Value, index: usize) -> Result<Item, String> {
+        let task: Task =
+            serde_json::from_value(raw.clone()).map_err(|e| format!("agent task: {e}"))?;
+        let e = &task.expected;
+        if e.files.is_empty()
+            && e.absent_files.is_empty()
+            && e.events.is_empty()
+            && e.kv.is_empty()
+            && e.answer.is_none()
+        {
+            return Err("agent task: `expected` checks nothing".to_string());
+        }
+        let id = task.id.clone().unwrap_or_else(|| format!("#{index}"));
+        Ok(Item { id, data: raw.clone() })
+    }
+
+    fn episode(&self, item: &Item, settings: &GenSettings) -> Box<dyn Episode> {
+        match serde_json::from_value::<Task>(item.data.clone()) {
+            Ok(task) => Box::new(AgentEpisode::new(task, settings.clone())),
+            Err(e) => Box::new(Failed(format!("agent task: {e}"))),
+        }
+    }
+}
+
+struct Failed(String);
+
+impl Episode for Failed {
+    fn step(&mut self, _reply: Option<Reply>) -> Step {
+        Step::Done(Score { value: 0.0, detail: Some(self.0.clone()), output: String::new() })
+    }
+}
+
+pub(crate) fn system_prompt() -> String {
+    let tools: Vec<String> = TOOLS
+        .iter()
+        .map(|(name, args, what)| format!("- {name}: {what}. Arguments: {args}"))
+        .collect();
+    format!(
+        "You are an agent that completes a task by calling tools. The tools are:\n{}\n\n\
+         Each of your replies must be exactly one JSON object and nothing else:\n\
+         - to call a tool: {{\"tool\": \"<tool name>\", \"args\": {{...}}}}\n\
+         - when the task is done: {{\"final\": \"<your answer, or a short summary>\"}}\n\
+         Call one tool per reply; you will get its result in the next message.",
+        tools.join("\n")
+    )
+}
+
+/// What a reply asks for.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Action {
+    Tool(String, Map<String, Value>),
+    Final(String),
+    Unparsed,
+}
+
+fn args_of(v: Option<&Value>) -> Option<Map<String, Value>> {
+    match v {
+        None | Some(Value::Null) => Some(Map::new()),
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(Value::String(s)) => serde_json::from_str(s).ok(),
+        Some(_) => None,
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn action_in(v: &Value) -> Option<Action> {
+    let o = v.as_object()?;
+    if let Some(f) = o.get("final").or_else(|| o.get("final_answer")) {
+        return Some(Action::Final(text_of(f)));
+    }
+    let known = |n: &str| TOOLS.iter().any(|(t, _, _)| *t == n);
+    for (name_key, args_keys) in [
+        ("tool", &["args", "arguments", "parameters", "input"][..]),
+        ("name", &["arguments", "args", "parameters"][..]),
+    ] {
+        if let Some(name) = o.get(name_key).and_then(Value::as_str) {
+            let args = args_of(args_keys.iter().find_map(|k| o.get(*k)))?;
+            return Some(Action::Tool(name.to_string(), args));
+        }
+    }
+    if let Some(action) = o.get("action").and_then(Value::as_str) {
+        let input = o.get("action_input");
+        if action.to_lowercase().starts_with("final") {
+            return Some(Action::Final(input.map(text_of).unwrap_or_default()));
+        }
+        return Some(Action::Tool(action.to_string(), args_of(input)?));
+    }
+    // {"read_file": {"path": ...}}
+    if o.len() == 1 {
+        let (k, a) = o.iter().next()?;
+        if known(k) {
+            return Some(Action::Tool(k.clone(), args_of(Some(a))?));
+        }
+    }
+    None
+}
+
+/// The first action in a reply (see the module docs for what is understood).
+pub(crate) fn parse_action(text: &str) -> Action {
+    json_values(text).iter().find_map(action_in).unwrap_or(Action::Unparsed)
+}
+
+struct AgentEpisode {
+    task: Task,
+    world: World,
+    settings: GenSettings,
+    messages: Vec<ChatMessage>,
+    turns: u32,
+    started: bool,
+}
+
+impl AgentEpisode {
+    fn new(task: Task, settings: GenSettings) -> Self {
+        let messages = vec![
+            ChatMessage::new("system", system_prompt()),
+            ChatMessage::new("user", task.instruction.clone()),
+        ];
+        Self { world: task.initial.clone(), task, settings, messages, turns: 0, started: false }
+    }
+
+    fn ask(&self) -> Step {
+        let prompt = if self.settings.chat {
+            Prompt::Chat(self.messages.clone())
+        } else {
+            let mut t: String = self
+                .messages
+                .iter()
+                .map(|m| format!("{}: {}\n", title(&m.role), m.content))
+                .collect();
+            t.push_str("Assistant:");
+            Prompt::Raw(t)
+        };
+        let stops: &[&str] = if self.settings.chat { &[] } else { &["\nUser:", "\nSystem:"] };
+        Step::Generate(request(&self.settings, prompt, stops))
+    }
+
+    fn transcript(&self) -> String {
+        self.messages[2..]
+            .iter()
+            .map(|m| format!("[{}] {}", m.role, m.content))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn finish(&self, answer: Option<&str>, why_stopped: &str) -> Step {
+        let (value, failed) =
+            score_state(&self.task.initial, &self.world, &self.task.expected, answer);
+        let mut detail = format!("{} turn(s), {why_stopped}", self.turns);
+        if !failed.is_empty() {
+            detail.push_str(&format!("; failed: {}", failed.join("; ")));
+        }
+        Step::Done(Score { value, detail: Some(detail), output: self.transcript() })
+    }
+}
+
+fn title(role: &str) -> String {
+    let mut c = role.chars();
+    c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+}
+
+impl Episode for AgentEpisode {
+    fn step(&mut self, reply: Option<Reply>) -> Step {
+        if !self.started {
+            self.started = true;
+            return if reply.is_none() { self.ask() } else { Step::Done(unexpected(reply)) };
+        }
+        let text = match reply {
+            Some(Reply::Generated(g)) => g.text,
+            other => return Step::Done(unexpected(other)),
+        };
+        self.turns += 1;
+        self.messages.push(ChatMessage::new("assistant", text.trim()));
+        let feedback = match parse_action(&text) {
+            Action::Final(answer) => return self.finish(Some(&answer), "final answer given"),
+            Action::Tool(name, args) => {
+                let result = self.world.call(&name, &args);
+                format!("Tool result ({name}): {result}")
+            }
+            Action::Unparsed => "Error: your reply held no tool call. Reply with exactly one JSON object: \
+                                 {\"tool\": \"<tool name>\", \"args\": {...}} or {\"final\": \"<answer>\"}."
+                .to_string(),
+        };
+        self.messages.push(ChatMessage::new("user", feedback));
+        if self.turns >= self.settings.max_turns.max(1) {
+            return self.finish(None, "turn limit reached without a final answer");
+        }
+        self.ask()
+    }
+}
+
+fn same_text(a: &str, b: &str) -> bool {
+    normalise(a) == normalise(b)
+}
+
+fn answer_matches(answer: &str, want: &str) -> bool {
+    if let Some(w) = parse_number(want.trim()) {
+        let nums = regex::Regex::new(r"-?\d[\d,]*(?:\.\d+)?").expect("number regex");
+        return nums
+            .find_iter(answer)
+            .any(|m| parse_number(m.as_str()).is_some_and(|v| numbers_equal(v, w)));
+    }
+    let (a, w) = (normalise(answer), normalise(want));
+    !w.is_empty() && format!(" {a} ").contains(&format!(" {w} "))
+}
+
+/// `(score, failed checks)` of the final `world` against `expected`.
+pub(crate) fn score_state(
+    initial: &World,
+    world: &World,
+    expected: &Expected,
+    answer: Option<&str>,
+) -> (f64, Vec<String>) {
+    let mut checks: Vec<(bool, String)> = Vec::new();
+    let files: BTreeMap<String, &String> =
+        world.files.iter().map(|(k, v)| (norm_path(k), v)).collect();
+    for (path, want) in &expected.files {
+        let ok = files.get(&norm_path(path)).is_some_and(|got| same_text(got, want));
+        checks.push((ok, format!("file `{path}` should hold `{want}`")));
+    }
+    for path in &expected.absent_files {
+        checks
+            .push((!files.contains_key(&norm_path(path)), format!("file `{path}` should be gone")));
+    }
+    let same_event = |a: &Event, b: &Event| {
+        a.date == b.date && a.time == b.time && same_text(&a.title, &b.title)
+    };
+    for want in &expected.events {
+        let ok = world.events.iter().any(|e| same_event(e, want));
+        checks
+            .push((ok, format!("event {} {} `{}` should exist", want.date, want.time, want.title)));
+    }
+    if expected.events_exact {
+        let ok = world.events.len() == expected.events.len();
+        checks
+            .push((ok, format!("calendar should hold exactly {} event(s)", expected.events.len())));
+    }
+    for (key, want) in &expected.kv {
+        let ok =
+            world.kv.get(key).is_some_and(|got| match (parse_number(got), parse_number(want)) {
+                (Some(g), Some(w)) => numbers_equal(g, w),
+                _ => same_text(got, want),
+            });
+        checks.push((ok, format!("key `{key}` should hold `{want}`")));
+    }
+    if let Some(want) = &expected.answer {
+        let ok = answer.is_some_and(|a| answer_matches(a, want));
+        checks.push((ok, format!("final answer should be `{want}`")));
+    }
+    let touched = |p: &String| expected.files.contains_key(p) || expected.absent_files.contains(p);
+    let others_files = initial.files.iter().filter(|(p, _)| !touched(p));
+    let others_kv = initial.kv.iter().filter(|(k, _)| !expected.kv.contains_key(*k));
+    let mut any_other = false;
+    let mut others_ok = true;
+    for (p, content) in others_files {
+        any_other = true;
+        others_ok &= files.get(&norm_path(p)).is_some_and(|c| *c == content);
+    }
+    for (k, v) in others_kv {
+        any_other = true;
+        others_ok &= world.kv.get(k) == Some(v);
+    }
+    if any_other {
+        checks.push((others_ok, "other files and keys should be unchanged".to_string()));
+    }
+    let total = checks.len();
+    let passed = checks.iter().filter(|(ok, _)| *ok).count();
+    let failed = checks.into_iter().filter(|(ok, _)| !ok).map(|(_, why)| why).collect();
+    (if total == 0 { 0.0 } else { passed as f64 / total as f64 }, failed)
+}
+
+#[cfg(test)]
+#[path = "agent_tests.rs"]
+mod tests;

@@ -1,0 +1,369 @@
+//! The deterministic tool simulator the `agent` kind's tasks run against: a
+//! calculator, a small in-memory file system, a calendar and a key-value store. The
+//! same calls on the same state always give the same results, so the final state is
+//! a fair thing to score. Bad calls (unknown tool, missing argument, missing file)
+//! return an `error: ...` text and change nothing, as a real tool would.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A calendar entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Event {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// `HH:MM`.
+    pub time: String,
+    pub title: String,
+}
+
+/// Everything the tools can see and change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct World {
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub events: Vec<Event>,
+    #[serde(default)]
+    pub kv: BTreeMap<String, String>,
+}
+
+/// The tools, as described to the model: `(name, arguments, what it does)`.
+pub const TOOLS: &[(&str, &str, &str)] = &[
+    (
+        "calculator",
+        r#"{"expression": "2 * (3 + 4)"}"#,
+        "evaluates arithmetic with + - * / % ^ and parentheses",
+    ),
+    ("list_files", "{}", "lists the paths of all files"),
+    ("read_file", r#"{"path": "notes.txt"}"#, "returns the content of a file"),
+    ("write_file", r#"{"path": "out.txt", "content": "text"}"#, "creates or replaces a file"),
+    ("delete_file", r#"{"path": "old.txt"}"#, "deletes a file"),
+    (
+        "calendar_add",
+        r#"{"date": "2025-03-14", "time": "09:30", "title": "Dentist"}"#,
+        "adds an event",
+    ),
+    (
+        "calendar_list",
+        r#"{"date": "2025-03-14"}"#,
+        "lists the events of a date (all events without a date)",
+    ),
+    (
+        "calendar_delete",
+        r#"{"date": "2025-03-14", "title": "Dentist"}"#,
+        "deletes the events of that date with that title",
+    ),
+    ("kv_set", r#"{"key": "k", "value": "v"}"#, "stores a value under a key"),
+    ("kv_get", r#"{"key": "k"}"#, "returns the value stored under a key"),
+];
+
+/// `notes.txt`, `/notes.txt` and `./notes.txt` are the same file.
+pub fn norm_path(p: &str) -> String {
+    p.trim().trim_start_matches("./").trim_start_matches('/').to_string()
+}
+
+/// Scalar arguments as text (models pass numbers for text and vice versa).
+fn arg(args: &Map<String, Value>, key: &str) -> Result<String, String> {
+    match args.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::Bool(b)) => Ok(b.to_string()),
+        _ => Err(format!("error: missing argument `{key}`")),
+    }
+}
+
+fn valid_date(d: &str) -> bool {
+    let b = d.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && d.chars().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// `9:30` → `09:30`; `None` unless it is a clock time.
+fn norm_time(t: &str) -> Option<String> {
+    let (h, m) = t.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then(|| format!("{h:02}:{m:02}"))
+}
+
+impl World {
+    /// Runs one tool call and returns what the tool says.
+    pub fn call(&mut self, tool: &str, args: &Map<String, Value>) -> String {
+        self.try_call(tool, args).unwrap_or_else(|e| e)
+    }
+
+    fn try_call(&mut self, tool: &str, args: &Map<String, Value>) -> Result<String, String> {
+        Ok(match tool {
+            "calculator" => {
+                format_number(eval(&arg(args, "expression")?).map_err(|e| format!("error: {e}"))?)
+            }
+            "list_files" => {
+                if self.files.is_empty() {
+                    "(no files)".to_string()
+                } else {
+                    self.files.keys().cloned().collect::<Vec<_>>().join("\n")
+                }
+            }
+            "read_file" => {
+                let p = norm_path(&arg(args, "path")?);
+                self.files.get(&p).cloned().ok_or(format!("error: no file `{p}`"))?
+            }
+            "write_file" => {
+                let p = norm_path(&arg(args, "path")?);
+                if p.is_empty() {
+                    return Err("error: empty path".to_string());
+                }
+                let content = arg(args, "content")?;
+                self.files.insert(p.clone(), content);
+                format!("wrote `{p}`")
+            }
+            "delete_file" => {
+                let p = norm_path(&arg(args, "path")?);
+                self.files.remove(&p).ok_or(format!("error: no file `{p}`"))?;
+                format!("deleted `{p}`")
+            }
+            "calendar_add" => {
+                let date = arg(args, "date")?.trim().to_string();
+                if !valid_date(&date) {
+                    return Err(format!("error: date `{date}` is not YYYY-MM-DD"));
+                }
+                let raw_time = arg(args, "time")?;
+                let time =
+                    norm_time(&raw_time).ok_or(format!("error: time `{raw_time}` is not HH:MM"))?;
+                let title = arg(args, "title")?.trim().to_string();
+                let line = format!("added {date} {time} {title}");
+                self.events.push(Event { date, time, title });
+                self.events.sort();
+                line
+            }
+            "calendar_list" => {
+                let date = args
+                    .get("date")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty());
+                let lines: Vec<String> = self
+                    .events
+                    .iter()
+                    .filter(|e| date.is_none_or(|d| e.date == d))
+                    .map(|e| format!("{} {} {}", e.date, e.time, e.title))
+                    .collect();
+                if lines.is_empty() { "(no events)".to_string() } else { lines.join("\n") }
+            }
+            "calendar_delete" => {
+                let date = arg(args, "date")?.trim().to_string();
+                let title = arg(args, "title")?.trim().to_lowercase();
+                let before = self.events.len();
+                self.events.retain(|e| !(e.date == date && e.title.to_lowercase() == title));
+                match before - self.events.len() {
+                    0 => return Err(format!("error: no event `{title}` on {date}")),
+                    n => format!("deleted {n} event(s)"),
+                }
+            }
+            "kv_set" => {
+                let key = arg(args, "key")?;
+                let value = arg(args, "value")?;
+                self.kv.insert(key.clone(), value);
+                format!("stored `{key}`")
+            }
+            "kv_get" => {
+                let key = arg(args, "key")?;
+                self.kv.get(&key).cloned().ok_or(format!("error: no key `{key}`"))?
+            }
+            other => return Err(format!("error: unknown tool `{other}`")),
+        })
+    }
+}
+
+/// Integers without a fraction, others with up to 10 decimals, trailing zeros cut.
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.10}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Evaluates an arithmetic expression (`+ - * / % ^`, parentheses, unary minus).
+pub fn eval(expr: &str) -> Result<f64, String> {
+    let tokens: Vec<char> = expr.chars().filter(|c| *c != ',').collect();
+    // Bounds the parser's recursion, whatever the model sends.
+    if tokens.len() > 500 {
+        return Err("expression longer than 500 characters".to_string());
+    }
+    let mut p = Parser { t: &tokens, i: 0, depth: 0 };
+    let v = p.sum()?;
+    if p.peek().is_some() {
+        return Err(format!("unexpected `{}` in `{expr}`", tokens[p.i]));
+    }
+    if !v.is_finite() {
+        return Err(format!("`{expr}` has no finite value"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    t: &'a [char],
+    i: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    /// The next character that is not white space.
+    fn peek(&mut self) -> Option<char> {
+        while self.t.get(self.i).is_some_and(|c| c.is_whitespace()) {
+            self.i += 1;
+        }
+        self.t.get(self.i).copied()
+    }
+
+    fn sum(&mut self) -> Result<f64, String> {
+        let mut v = self.product()?;
+        while let Some(op @ ('+' | '-')) = self.peek() {
+            self.i += 1;
+            let r = self.product()?;
+            v = if op == '+' { v + r } else { v - r };
+        }
+        Ok(v)
+    }
+
+    fn product(&mut self) -> Result<f64, String> {
+        let mut v = self.unary()?;
+        while let Some(op @ ('*' | '/' | '%' | 'x' | '×' | '÷')) = self.peek() {
+            self.i += 1;
+            let r = self.unary()?;
+            v = match op {
+                '/' | '÷' if r == 0.0 => return Err("division by zero".to_string()),
+                '%' if r == 0.0 => return Err("modulo by zero".to_string()),
+                '/' | '÷' => v / r,
+                '%' => v % r,
+                _ => v * r,
+            };
+        }
+        Ok(v)
+    }
+
+    /// Unary minus binds looser than `^`, as in Python: `-2^2` is -4.
+    fn unary(&mut self) -> Result<f64, String> {
+        match self.peek() {
+            Some('-') => {
+                self.i += 1;
+                Ok(-self.unary()?)
+            }
+            Some('+') => {
+                self.i += 1;
+                self.unary()
+            }
+            _ => self.power(),
+        }
+    }
+
+    fn power(&mut self) -> Result<f64, String> {
+        let base = self.atom()?;
+        if self.peek() == Some('^')
+            || (self.peek() == Some('*') && self.t.get(self.i + 1) == Some(&'*'))
+        {
+            self.i += if self.peek() == Some('^') { 1 } else { 2 };
+            let exp = self.unary()?;
+            return Ok(base.powf(exp));
+        }
+        Ok(base)
+    }
+
+    fn atom(&mut self) -> Result<f64, String> {
+        match self.peek() {
+            Some('(') => {
+                self.depth += 1;
+                if self.depth > 64 {
+                    return Err("expression nested too deeply".to_string());
+                }
+                self.i += 1;
+                let v = self.sum()?;
+                if self.peek() != Some(')') {
+                    return Err("missing `)`".to_string());
+                }
+                self.i += 1;
+                self.depth -= 1;
+                Ok(v)
+            }
+            Some(c) if c.is_ascii_digit() || c == '.' => {
+                let start = self.i;
+                while self.t.get(self.i).is_some_and(|c| c.is_ascii_digit() || *c == '.') {
+                    self.i += 1;
+                }
+                let s: String = self.t[start..self.i].iter().collect();
+                s.parse().map_err(|_| format!("bad number `{s}`"))
+            }
+            Some(c) => Err(format!("unexpected `{c}`")),
+            None => Err("expression ends too early".to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn call(w: &mut World, tool: &str, args: Value) -> String {
+        w.call(tool, args.as_object().unwrap())
+    }
+
+    #[test]
+    fn calculator_evaluates_and_refuses_junk() {
+        assert_eq!(eval("2 * (3 + 4) - 10 / 4").unwrap(), 11.5);
+        assert_eq!(eval("-2^2").unwrap(), -4.0);
+        assert_eq!(eval("2**3**2").unwrap(), 512.0);
+        assert_eq!(eval("1,250 * 3").unwrap(), 3750.0);
+        assert_eq!(eval("17 % 5").unwrap(), 2.0);
+        assert_eq!(format_number(eval("10/4").unwrap()), "2.5");
+        assert_eq!(format_number(eval("1/3").unwrap()), "0.3333333333");
+        for bad in
+            ["", "2 +", "(1", "1/0", "abc", "2 3", &"(".repeat(100), "9^9^9", &"-".repeat(100_000)]
+        {
+            assert!(eval(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tools_change_state_and_report_errors() {
+        let mut w = World::default();
+        assert_eq!(
+            call(&mut w, "write_file", json!({"path": "/a.txt", "content": "hi"})),
+            "wrote `a.txt`"
+        );
+        assert_eq!(call(&mut w, "read_file", json!({"path": "./a.txt"})), "hi");
+        assert_eq!(call(&mut w, "list_files", json!({})), "a.txt");
+        assert!(call(&mut w, "read_file", json!({"path": "b.txt"})).starts_with("error:"));
+        assert!(call(&mut w, "write_file", json!({"path": "b.txt"})).starts_with("error:"));
+        assert_eq!(
+            call(
+                &mut w,
+                "calendar_add",
+                json!({"date": "2025-01-02", "time": "9:05", "title": "X"})
+            ),
+            "added 2025-01-02 09:05 X"
+        );
+        assert!(
+            call(&mut w, "calendar_add", json!({"date": "Jan 2", "time": "9:05", "title": "X"}))
+                .starts_with("error:")
+        );
+        assert_eq!(
+            call(&mut w, "calendar_list", json!({"date": "2025-01-02"})),
+            "2025-01-02 09:05 X"
+        );
+        assert_eq!(
+            call(&mut w, "calendar_delete", json!({"date": "2025-01-02", "title": "x"})),
+            "deleted 1 event(s)"
+        );
+        assert_eq!(call(&mut w, "kv_set", json!({"key": "n", "value": 5})), "stored `n`");
+        assert_eq!(call(&mut w, "kv_get", json!({"key": "n"})), "5");
+        assert!(call(&mut w, "rm_rf", json!({})).starts_with("error: unknown tool"));
+        assert_eq!(call(&mut w, "delete_file", json!({"path": "a.txt"})), "deleted `a.txt`");
+        assert!(w.files.is_empty() && w.events.is_empty());
+    }
+}

@@ -1,0 +1,325 @@
+//! Multiple choice by log-likelihood (Q&A, e.g. ARC-Easy): the model is not asked to
+//! write anything; each choice is scored as a continuation of the question and the
+//! most likely one is its answer, as lm-evaluation-harness's `arc_easy` does
+//! (context `Question: {q}\nAnswer:`, continuations ` {choice}`).
+//!
+//! Accepted records (one per JSON array element or JSONL line):
+//! - ARC as on Hugging Face: `id`, `question`, `choices: {text: [...], label: [...]}`,
+//!   `answerKey` (a label: `A`-`E` or `1`-`4`);
+//! - ARC original: `id`, `question: {stem, choices: [{text, label}]}`, `answerKey`;
+//! - generic: `question`, `choices: ["...", ...]`, `answer` (0-based index, a label
+//!   `A`/`B`/..., or the text of the right choice), optional `id`.
+//!
+//! Item data: `question`, `choices` (texts), `labels`, `answer` (index). Score 1 when
+//! the highest summed log-probability is the answer (`acc`); the detail, a JSON
+//! object, also gives `acc_norm` (log-probability per character, lm-eval's
+//! normalisation), the prediction and every choice's log-probability.
+
+use noa_engine::LoglikelihoodRequest;
+use serde_json::{Value, json};
+
+use super::util::{apply_template, id_field, unexpected};
+use crate::kind::{Episode, GenSettings, Item, Reply, Score, Step, TaskKind};
+
+#[derive(Debug)]
+pub struct MultipleChoice;
+
+fn letters(n: usize) -> Vec<String> {
+    (0..n).map(|i| char::from(b'A' + (i % 26) as u8).to_string()).collect()
+}
+
+/// `(question, texts, labels)` of any accepted layout.
+fn parse_layout(raw: &Value) -> Result<(String, Vec<String>, Vec<String>), String> {
+    let q = raw.get("question").ok_or("missing field `question`")?;
+    let (question, choices) = match q {
+        Value::String(s) => (s.clone(), raw.get("choices")),
+        Value::Object(_) => {
+            let stem =
+                q.get("stem").and_then(Value::as_str).ok_or("missing field `question.stem`")?;
+            (stem.to_string(), q.get("choices").or_else(|| raw.get("choices")))
+        }
+        _ => return Err("field `question` is neither text nor an object".to_string()),
+    };
+    let choices = choices.ok_or("missing field `choices`")?;
+    let text_of = |v: &Value| v.as_str().map(str::to_string);
+    let (texts, labels): (Vec<String>, Vec<String>) = match choices {
+        Value::Object(o) => {
+            let texts: Vec<String> = o
+                .get("text")
+                .and_then(Value::as_array)
+                .ok_or("field `choices.text` is not a list")?
+                .iter()
+                .map(|v| text_of(v).ok_or("a choice text is not a string"))
+                .collect::<Result<_, _>>()?;
+            let labels = match o.get("label").and_then(Value::as_array) {
+                Some(l) => l.iter().map(|v| text_of(v).unwrap_or_default()).collect(),
+                None => letters(texts.len()),
+            };
+            (texts, labels)
+        }
+        Value::Array(a) => {
+            let mut texts = Vec::new();
+            let mut labels = Vec::new();
+            for (i, c) in a.iter().enumerate() {
+                match c {
+                    Value::String(s) => {
+                        texts.push(s.clone());
+                        labels.push(letters(i + 1)[i].clone());
+                    }
+                    Value::Object(_) => {
+                        let t = c
+                            .get("text")
+                            .and_then(Value::as_str)
+                            .ok_or("a choice has no `text`")?;
+                        texts.push(t.to_string());
+                        let l = c.get("label").and_then(Value::as_str);
+                        labels.push(l.map_or_else(|| letters(i + 1)[i].clone(), str::to_string));
+                    }
+                    _ => return Err("a choice is neither text nor an object".to_string()),
+                }
+            }
+            (texts, labels)
+        }
+        _ => return Err("field `choices` is neither a list nor an object".to_string()),
+    };
+    if texts.len() < 2 {
+        return Err(format!("needs at least 2 choices, found {}", texts.len()));
+    }
+    if labels.len() != texts.len() {
+        return Err("`choices.label` and `choices.text` differ in length".to_string());
+    }
+    Ok((question, texts, labels))
+}
+
+impl TaskKind for MultipleChoice {
+    fn name(&self) -> &'static str {
+        "multiple_choice"
+    }
+
+    fn parse(&self, raw: &Value, index: usize) -> Result<Item, String> {
+        let (question, texts, labels) = parse_layout(raw)?;
+        let key = raw
+            .get("answerKey")
+            .or_else(|| raw.get("answer"))
+            .ok_or("missing field `answerKey`")?;
+        let answer = match key {
+            Value::Number(n) => n.as_u64().map(|n| n as usize),
+            Value::String(s) => {
+                let s = s.trim();
+                labels
+                    .iter()
+                    .position(|l| l == s)
+                    .or_else(|| texts.iter().position(|t| t.trim() == s))
+            }
+            _ => None,
+        }
+        .filter(|&i| i < texts.len())
+        .ok_or_else(|| format!("answer `{key}` matches no choice"))?;
+        let id = id_field(raw, &["id"], index);
+        Ok(Item {
+            id,
+            data: json!({"question": question, "choices": texts, "labels": labels, "answer": answer}),
+        })
+    }
+
+    fn episode(&self, item: &Item, settings: &GenSettings) -> Box<dyn Episode> {
+        let d = &item.data;
+        let question = d.get("question").and_then(Value::as_str).unwrap_or("");
+        let strings = |k: &str| -> Vec<String> {
+            d.get(k)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect())
+                .unwrap_or_default()
+        };
+        let context = apply_template(
+            settings,
+            &format!("Question: {question}\nAnswer:"),
+            &[("question", question)],
+        );
+        Box::new(ChoiceEpisode {
+            context,
+            choices: strings("choices"),
+            labels: strings("labels"),
+            answer: d.get("answer").and_then(Value::as_u64).map(|a| a as usize),
+            asked: false,
+        })
+    }
+}
+
+struct ChoiceEpisode {
+    context: String,
+    choices: Vec<String>,
+    labels: Vec<String>,
+    answer: Option<usize>,
+    asked: bool,
+}
+
+impl Episode for ChoiceEpisode {
+    fn step(&mut self, reply: Option<Reply>) -> Step {
+        if !self.asked {
+            self.asked = true;
+            if reply.is_some() {
+                return Step::Done(unexpected(reply));
+            }
+            let reqs = self
+                .choices
+                .iter()
+                .map(|c| LoglikelihoodRequest {
+                    context: self.context.clone(),
+                    continuation: format!(" {c}"),
+                })
+                .collect();
+            return Step::Loglikelihood(reqs);
+        }
+        match reply {
+            Some(Reply::Loglikelihoods(lls))
+                if lls.len() == self.choices.len() && !lls.is_empty() =>
+            {
+                let logprobs: Vec<f64> = lls.iter().map(|l| l.logprob).collect();
+                let norm: Vec<f64> = logprobs
+                    .iter()
+                    .zip(&self.choices)
+                    .map(|(lp, c)| lp / (c.chars().count() + 1) as f64)
+                    .collect();
+                Step::Done(self.score(&logprobs, &norm))
+            }
+            Some(Reply::Loglikelihoods(lls)) => Step::Done(Score {
+                value: 0.0,
+                detail: Some(format!(
+                    "runner error: {} log-likelihoods for {} choices",
+                    lls.len(),
+                    self.choices.len()
+                )),
+                output: String::new(),
+            }),
+            other => Step::Done(unexpected(other)),
+        }
+    }
+}
+
+/// Index of the largest value (first on ties; NaN never wins).
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] || v[best].is_nan() {
+            best = i;
+        }
+    }
+    best
+}
+
+impl ChoiceEpisode {
+    fn score(&self, logprobs: &[f64], norm: &[f64]) -> Score {
+        let pred = argmax(logprobs);
+        let pred_norm = argmax(norm);
+        let hit = |p: usize| self.answer == Some(p);
+        let label =
+            |i: Option<usize>| i.and_then(|i| self.labels.get(i)).cloned().unwrap_or_default();
+        let detail = json!({
+            "pred": label(Some(pred)),
+            "answer": label(self.answer),
+            "acc": u8::from(hit(pred)),
+            "acc_norm": u8::from(hit(pred_norm)),
+            "pred_norm": label(Some(pred_norm)),
+            "logprobs": logprobs,
+        });
+        Score {
+            value: if hit(pred) { 1.0 } else { 0.0 },
+            detail: Some(detail.to_string()),
+            output: self.choices.get(pred).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use noa_engine::Loglikelihood;
+
+    fn ll(logprob: f64) -> Loglikelihood {
+        Loglikelihood { logprob, tokens: 1, is_greedy: false, elapsed_ms: 0.0 }
+    }
+
+    fn run(item: &Item, lps: &[f64]) -> Score {
+        let mut ep = MultipleChoice.episode(item, &GenSettings::default());
+        let Step::Loglikelihood(reqs) = ep.step(None) else { panic!("expected log-likelihoods") };
+        assert_eq!(reqs.len(), lps.len());
+        assert_eq!(
+            reqs[0].context,
+            format!("Question: {}\nAnswer:", item.data["question"].as_str().unwrap())
+        );
+        assert!(reqs[0].continuation.starts_with(' '));
+        match ep.step(Some(Reply::Loglikelihoods(lps.iter().map(|&l| ll(l)).collect()))) {
+            Step::Done(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn all_layouts_parse_to_the_same_item() {
+        let hf = json!({"id": "x", "question": "Q?", "choices": {"text": ["no", "yes"], "label": ["A", "B"]}, "answerKey": "B"});
+        let orig = json!({"id": "x", "question": {"stem": "Q?", "choices": [{"text": "no", "label": "A"}, {"text": "yes", "label": "B"}]}, "answerKey": "B"});
+        let generic = json!({"id": "x", "question": "Q?", "choices": ["no", "yes"], "answer": 1});
+        let by_text =
+            json!({"id": "x", "question": "Q?", "choices": ["no", "yes"], "answer": "yes"});
+        let a = MultipleChoice.parse(&hf, 0).unwrap();
+        for r in [orig, generic, by_text] {
+            assert_eq!(MultipleChoice.parse(&r, 0).unwrap(), a);
+        }
+        let numeric = json!({"question": "Q?", "choices": {"text": ["a", "b"], "label": ["1", "2"]}, "answerKey": "2"});
+        assert_eq!(MultipleChoice.parse(&numeric, 3).unwrap().data["answer"], 1);
+        assert!(
+            MultipleChoice
+                .parse(&json!({"question": "Q", "choices": ["a", "b"], "answer": "c"}), 0)
+                .is_err()
+        );
+        assert!(
+            MultipleChoice
+                .parse(&json!({"question": "Q", "choices": ["a"], "answer": 0}), 0)
+                .is_err()
+        );
+        assert!(MultipleChoice.parse(&json!({"question": 3}), 0).is_err());
+    }
+
+    #[test]
+    fn argmax_decides_and_norm_is_reported() {
+        let item = MultipleChoice
+            .parse(
+                &json!({"question": "Q?", "choices": ["a much longer answer", "b"], "answer": 0}),
+                0,
+            )
+            .unwrap();
+        let right = run(&item, &[-3.0, -4.0]);
+        assert_eq!(right.value, 1.0);
+        assert_eq!(right.output, "a much longer answer");
+        let wrong = run(&item, &[-6.0, -4.0]);
+        assert_eq!(wrong.value, 0.0);
+        let d: Value = serde_json::from_str(wrong.detail.as_deref().unwrap()).unwrap();
+        assert_eq!((d["acc"].as_u64(), d["acc_norm"].as_u64()), (Some(0), Some(1)));
+        assert_eq!(run(&item, &[f64::NAN, -4.0]).value, 0.0);
+    }
+
+    #[test]
+    fn wrong_replies_do_not_panic() {
+        let item = MultipleChoice
+            .parse(&json!({"question": "Q", "choices": ["a", "b"], "answer": 0}), 0)
+            .unwrap();
+        let mut ep = MultipleChoice.episode(&item, &GenSettings::default());
+        ep.step(None);
+        assert!(
+            matches!(ep.step(Some(Reply::Loglikelihoods(vec![ll(0.0)]))), Step::Done(s) if s.value == 0.0)
+        );
+    }
+
+    #[test]
+    fn every_real_arc_record_parses() {
+        let Some(path) = super::super::test_data("arc-easy/test.json") else { return };
+        let all: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(all.len(), 2376);
+        for (i, r) in all.iter().enumerate() {
+            let item = MultipleChoice.parse(r, i).unwrap_or_else(|e| panic!("{i}: {e}"));
+            assert_eq!(item.id, r["id"].as_str().unwrap());
+        }
+    }
+}
