@@ -21,7 +21,8 @@
 //! (BFCL's `dict` → `object`, `float` → `number`, `tuple` → `array`, `any` →
 //! `string`; one `anyOf` branch per function, `name` fixed by an `enum`).
 //! Output parsing is lenient: fenced or inline JSON, `arguments` as a JSON string,
-//! OpenAI-style `{"function": {...}}`, BFCL-style `{"fname": {args}}`, or a list.
+//! OpenAI-style `{"function": {...}}`, BFCL-style `{"fname": {args}}`, a list, or
+//! failing JSON, Python call syntax `[fname(a=1)]` ([`pycall`](super::pycall)).
 //! Only the Python categories are supported: Java/JavaScript records carry their
 //! arguments as source strings that need BFCL's type converters.
 
@@ -30,6 +31,7 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
 use super::bfcl_match::{Call, check_calls};
+use super::pycall::parse_python_calls;
 use super::util::{id_field, json_values, request, single_turn};
 use crate::kind::{Episode, GenSettings, Item, Score, TaskKind};
 
@@ -168,7 +170,10 @@ fn one_call(v: &Value, known: &[&str]) -> Option<Call> {
 /// The calls the model made: from the first JSON in its output shaped like calls.
 pub(crate) fn parse_calls(output: &str, functions: &[Value]) -> Option<Vec<Call>> {
     let known: Vec<&str> = functions.iter().filter_map(|f| f.get("name")?.as_str()).collect();
-    json_values(output).iter().find_map(|v| calls_in(v, &known))
+    json_values(output)
+        .iter()
+        .find_map(|v| calls_in(v, &known))
+        .or_else(|| parse_python_calls(output, &known))
 }
 
 impl TaskKind for Bfcl {

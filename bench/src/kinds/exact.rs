@@ -71,7 +71,9 @@ impl TaskKind for Exact {
                         Value::String(s) => answers.push(s.clone()),
                         Value::Number(n) => answers.push(n.to_string()),
                         _ => {
-                            return Err("field `aliases` holds a value that is not text".to_string());
+                            return Err(
+                                "field `aliases` holds a value that is not text".to_string()
+                            );
                         }
                     }
                 }

@@ -24,6 +24,7 @@ pub mod ifeval;
 pub mod ifeval_checks;
 pub mod ifeval_lang;
 pub mod multiple_choice;
+pub mod pycall;
 pub mod sandbox;
 mod util;
 

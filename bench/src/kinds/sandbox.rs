@@ -133,20 +133,24 @@ fn python() -> Result<PathBuf, String> {
         .clone()
 }
 
-/// Whether `unshare -n` works here (needs user or network namespaces).
-fn unshare_works() -> bool {
-    static WORKS: OnceLock<bool> = OnceLock::new();
-    *WORKS.get_or_init(|| {
-        let probe = |args: &[&str]| {
+/// The `unshare` arguments that give the child its own, empty network namespace
+/// here: `-n` as root, `-r -n` (inside a user namespace) otherwise; `None` where
+/// neither is permitted (containers without namespaces), leaving the prelude's guard.
+fn unshare_args() -> Option<&'static [&'static str]> {
+    static ARGS: OnceLock<Option<&'static [&'static str]>> = OnceLock::new();
+    *ARGS.get_or_init(|| {
+        let works = |args: &[&str]| {
             Command::new("unshare")
                 .args(args)
+                .arg("true")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
         };
-        probe(&["-n", "true"])
+        const CANDIDATES: [&[&str]; 2] = [&["-n"], &["-r", "-n"]];
+        CANDIDATES.into_iter().find(|a| works(a))
     })
 }
 
@@ -177,12 +181,13 @@ pub fn run_python(program: &str, timeout: Duration) -> PythonRun {
         Ok(f) => f,
         Err(e) => return fail(format!("cannot write the sandbox files: {e}")),
     };
-    let mut cmd = if unshare_works() {
-        let mut c = Command::new("unshare");
-        c.arg("-n").arg(&python);
-        c
-    } else {
-        Command::new(&python)
+    let mut cmd = match unshare_args() {
+        Some(args) => {
+            let mut c = Command::new("unshare");
+            c.args(args).arg(&python);
+            c
+        }
+        None => Command::new(&python),
     };
     cmd.args(["-I", "-B", "-c", &prelude])
         .current_dir(dir.path())
