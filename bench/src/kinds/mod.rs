@@ -14,6 +14,8 @@
 //! | `exact` | `prompt, answer, aliases?` | normalised exact match |
 
 pub mod agent;
+pub mod agent_calc;
+pub mod agent_score;
 pub mod agent_sim;
 pub mod bfcl;
 pub mod bfcl_match;
