@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use super::agent_sim::{Event, World, norm_path};
 use super::exact::normalise;
@@ -32,10 +33,12 @@ fn same_text(a: &str, b: &str) -> bool {
     normalise(a) == normalise(b)
 }
 
+static NUMS: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"-?\d[\d,]*(?:\.\d+)?").expect("number regex"));
+
 fn answer_matches(answer: &str, want: &str) -> bool {
     if let Some(w) = parse_number(want.trim()) {
-        let nums = regex::Regex::new(r"-?\d[\d,]*(?:\.\d+)?").expect("number regex");
-        return nums
+        return NUMS
             .find_iter(answer)
             .any(|m| parse_number(m.as_str()).is_some_and(|v| numbers_equal(v, w)));
     }

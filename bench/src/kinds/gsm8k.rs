@@ -8,6 +8,8 @@
 //!
 //! The model's answer is, in order of preference: the number after `####`, after
 //! the last "answer is", inside `\boxed{}`, else the last number in the output.
+//! Chat mode asks for step-by-step reasoning ending in "The answer is N"; raw mode
+//! (`chat = false`, base models) gives three worked examples first.
 //! Commas, `$`, `%`, trailing periods are ignored; decimals, negatives and simple
 //! fractions (`3/4`) are understood; comparison is numeric (1e-6 relative).
 
@@ -21,6 +23,20 @@ use crate::kind::{Episode, GenSettings, Item, Score, TaskKind};
 
 #[derive(Debug)]
 pub struct Gsm8k;
+
+/// Raw (base-model) prompts start with three worked examples, the first three of the
+/// chain-of-thought exemplars of Wei et al. 2022 that lm-evaluation-harness's
+/// `gsm8k_cot` uses, so a completion model sees the answer format it must follow.
+const FEW_SHOT: &str = "Question: There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, there will be 21 trees. How many trees did the grove workers plant today?
+Answer: There are 15 trees originally. Then there were 21 trees after some more were planted. So there must have been 21 - 15 = 6. The answer is 6.
+
+Question: If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?
+Answer: There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5. The answer is 5.
+
+Question: Leah had 32 chocolates and her sister had 42. If they ate 35, how many pieces do they have left in total?
+Answer: Originally, Leah had 32 chocolates. Her sister had 42. So in total they had 32 + 42 = 74. After eating 35, they had 74 - 35 = 39. The answer is 39.
+
+";
 
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"-?\$?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:/\d+)?").expect("number regex")
@@ -114,9 +130,9 @@ impl TaskKind for Gsm8k {
             let user = apply_template(settings, &user, &[("question", question)]);
             request(settings, chat_or_raw(settings, None, user), &[])
         } else {
-            let text = format!("Question: {question}\nAnswer: Let's think step by step.");
+            let text = format!("{FEW_SHOT}Question: {question}\nAnswer:");
             let text = apply_template(settings, &text, &[("question", question)]);
-            request(settings, Prompt::Raw(text), &["\nQuestion:", "\n\n\n"])
+            request(settings, Prompt::Raw(text), &["\nQuestion:", "\n\n"])
         };
         single_turn(req, move |g| score(&g.text, &answer))
     }
@@ -171,6 +187,21 @@ mod tests {
         assert_eq!(score("I don't know", "1072").value, 0.0);
         assert!(Gsm8k.parse(&json!({"question": "q", "answer": "#### lots"}), 0).is_err());
         assert!(Gsm8k.parse(&json!({"answer": "#### 1"}), 0).is_err());
+    }
+
+    #[test]
+    fn raw_mode_is_few_shot_and_stops_at_the_next_question() {
+        use crate::kind::Step;
+        let item =
+            Gsm8k.parse(&json!({"question": "What is 2+2?", "answer": "#### 4"}), 0).unwrap();
+        let mut ep = Gsm8k.episode(&item, &GenSettings { chat: false, ..Default::default() });
+        let Step::Generate(req) = ep.step(None) else { panic!("expected a generation") };
+        let Prompt::Raw(p) = &req.prompt else { panic!("expected a raw prompt") };
+        assert!(
+            p.starts_with("Question: There are 15 trees")
+                && p.ends_with("Question: What is 2+2?\nAnswer:")
+        );
+        assert!(req.stop.contains(&"\nQuestion:".to_string()));
     }
 
     #[test]
