@@ -80,6 +80,13 @@ def _guarded_open(file, mode="r", *a, **k):
         return _open(file, mode, *a, **k)
     raise PermissionError("writing outside the sandbox directory is not allowed")
 builtins.open = io.open = _guarded_open
+import _io
+class _GuardedFileIO(_io.FileIO):
+    def __init__(self, file, mode="r", *a, **k):
+        if not isinstance(file, int) and any(c in mode for c in "wax+") and not _inside(file):
+            raise PermissionError("writing outside the sandbox directory is not allowed")
+        super().__init__(file, mode, *a, **k)
+_io.FileIO = io.FileIO = _GuardedFileIO
 _os_open = os.open
 _WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 def _guarded_os_open(path, flags, *a, **k):
@@ -93,7 +100,7 @@ for _n in ("kill", "killpg", "system", "putenv", "remove", "removedirs", "rmdir"
            "setuid", "fork", "forkpty", "rename", "renames", "truncate", "replace", "unlink",
            "fchmod", "fchown", "chmod", "chown", "chroot", "lchown", "link", "symlink",
            "execv", "execve", "execvp", "execvpe", "spawnv", "spawnve", "posix_spawn",
-           "posix_spawnp", "popen"):
+           "posix_spawnp", "popen", "mkdir", "makedirs", "mkfifo", "mknod", "utime"):
     if hasattr(os, _n):
         setattr(os, _n, _disabled)
 shutil.rmtree = shutil.move = shutil.chown = _disabled

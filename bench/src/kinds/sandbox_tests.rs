@@ -54,6 +54,9 @@ fn cannot_write_outside_or_spawn() {
     for src in [
         format!("open('{p}', 'w').write('x')\n"),
         format!("import os\nos.open('{p}', os.O_WRONLY | os.O_CREAT)\n"),
+        format!("import _io\n_io.FileIO('{p}', 'w')\n"),
+        format!("import pathlib\npathlib.Path('{p}').write_text('x')\n"),
+        format!("import os\nos.mkdir('{p}')\n"),
         "import os\nos.system('true')\n".to_string(),
         "import subprocess\nsubprocess.run(['true'])\n".to_string(),
         "import os\nos.remove('/etc/hostname')\n".to_string(),
