@@ -183,7 +183,7 @@ impl TaskKind for Bfcl {
 
     fn parse(&self, raw: &Value, index: usize) -> Result<Item, String> {
         let id = id_field(raw, &["id"], index);
-        if id.contains("java") {
+        if id.contains("_java_") || id.contains("_javascript_") {
             return Err(format!(
                 "record `{id}`: BFCL Java/JavaScript categories are not supported"
             ));
