@@ -1,0 +1,392 @@
+//! A bench run: every selected model through every selected suite. Models are loaded
+//! one at a time (load time and peak memory measured per model); a model that fails
+//! to load or whose engine dies is recorded as failed and the run goes on. Items are
+//! appended to `runs/<id>/items.jsonl` as they finish, so `--resume` picks up after a
+//! crash or `kill -9`; answers already computed by an earlier identical run are
+//! reused from the cache; a time budget is shared fairly between the remaining
+//! (model, suite) pairs. At the end the run is aggregated into registry measurements.
+
+pub mod backend;
+pub mod cache;
+pub mod files;
+mod memory;
+pub mod plan;
+pub mod schedule;
+#[cfg(test)]
+mod schedule_tests;
+pub mod trace;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use noa_engine::{EngineConfig, Model};
+use noa_registry::runs::{ItemRecord, RunManifest};
+use noa_registry::{Measurement, NoaHome};
+
+pub use plan::{RunOptions, RunPlan};
+
+use crate::kind::Score;
+use crate::suite::LoadedSuite;
+use cache::{CacheKey, ResultCache};
+use files::ItemsWriter;
+use schedule::{Finished, ScheduleConfig};
+use trace::Trace;
+
+/// Everything that can stop a run as a whole (a single model's failure does not).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot {action} `{path}`: {source}")]
+    Io { action: &'static str, path: String, source: std::io::Error },
+    #[error("`{path}` is not valid: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error(transparent)]
+    Suite(#[from] crate::suite::SuiteError),
+    #[error(transparent)]
+    Registry(#[from] noa_registry::Error),
+    #[error("model `{0}` is not in the registry")]
+    UnknownModel(String),
+    #[error("no run `{0}` to resume")]
+    NoSuchRun(String),
+    #[error("no installed models to bench")]
+    NoModels,
+}
+
+impl RunError {
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Self::Io { action, path: path.display().to_string(), source }
+    }
+}
+
+/// Told about progress as the run goes (the CLI draws progress bars from it).
+pub trait Progress: Sync {
+    fn model_started(&self, _model: &str, _items: u64) {}
+    fn item_finished(&self, _model: &str, _suite: &str) {}
+    fn model_finished(&self, _model: &str, _status: &str) {}
+    /// A line for the user (a suite skipped, the budget reached...).
+    fn message(&self, _text: &str) {}
+}
+
+/// A `Progress` that says nothing.
+#[derive(Debug)]
+pub struct Silent;
+impl Progress for Silent {}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub run_id: String,
+    pub dir: PathBuf,
+    pub manifest: RunManifest,
+    /// Per (model id, measurement), as written to the registry.
+    pub measurements: Vec<(String, Measurement)>,
+    /// Items run now, reused from the cache, and already recorded before a resume.
+    pub ran: usize,
+    pub cached: usize,
+    pub resumed: usize,
+    pub wall_s: f64,
+}
+
+/// Run the bench as `options` say, writing under `home`.
+pub fn run(
+    home: &NoaHome,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    let prepared = plan::prepare(home, options, progress)?;
+    let plan::Prepared { run, mut manifest, plan, suites, models } = prepared;
+    let recorded = run.read_items()?;
+    let resumed = recorded.len();
+    let mut done: HashSet<(String, String, String)> =
+        recorded.iter().map(|r| (r.model_id.clone(), r.suite.clone(), r.item_id.clone())).collect();
+    run.write_manifest(&manifest)?;
+    let cache = if plan.no_cache {
+        ResultCache::default()
+    } else {
+        ResultCache::build(&home.runs_dir(), &run.id)
+    };
+    let mut writer = run.items_writer()?;
+    let deadline = options.time_budget.map(|b| started + b);
+    let engine_build = manifest.engine_build.clone();
+    let (mut ran, mut cached) = (0, 0);
+    let mut budget_hit = false;
+    for (mi, entry) in models.iter().enumerate() {
+        let todo: usize = suites
+            .iter()
+            .map(|s| s.items.iter().filter(|i| !done.contains(&key3(&entry.id, s, &i.id))).count())
+            .sum();
+        let slot = manifest.models.iter().position(|m| m.id == entry.id);
+        let Some(slot) = slot else { continue };
+        if todo == 0 {
+            continue;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            budget_hit = true;
+            manifest.models[slot].status = "skipped".into();
+            continue;
+        }
+        progress.model_started(&entry.id, todo as u64);
+        manifest.models[slot].status = "running".into();
+        run.write_manifest(&manifest)?;
+        let model = match load_model(home, entry, &plan) {
+            Ok((model, load_ms)) => {
+                manifest.models[slot].load_ms = Some(load_ms);
+                model
+            }
+            Err(reason) => {
+                progress.message(&format!("model `{}` failed: {reason}", entry.id));
+                manifest.models[slot].status = "failed".into();
+                manifest.models[slot].error = Some(reason);
+                progress.model_finished(&entry.id, "failed");
+                run.write_manifest(&manifest)?;
+                continue;
+            }
+        };
+        let mut crashed = None;
+        for (si, suite) in suites.iter().enumerate() {
+            let indices: Vec<usize> = (0..suite.items.len())
+                .filter(|&i| !done.contains(&key3(&entry.id, suite, &suite.items[i].id)))
+                .collect();
+            if indices.is_empty() {
+                continue;
+            }
+            // Fair share of what is left of the budget: this pair gets the remaining
+            // time divided by the pairs still to come (leftovers flow onwards).
+            let pairs_left = (models.len() - mi - 1) * suites.len() + (suites.len() - si);
+            let share = deadline.map(|d| {
+                let left = d.saturating_duration_since(Instant::now());
+                Instant::now() + left / pairs_left.max(1) as u32
+            });
+            let ctx = RecordCtx {
+                run_id: &run.id,
+                model_id: &entry.id,
+                model_sha256: &manifest.models[slot].sha256,
+                engine_build: &engine_build,
+                suite,
+                settings_hash: plan::settings_hash(suite),
+            };
+            let config = ScheduleConfig {
+                batch: plan.batch as usize,
+                scorer_threads: plan.scorer_threads,
+                deadline: share,
+            };
+            let res = run_suite(
+                &model,
+                &ctx,
+                &indices,
+                &config,
+                &cache,
+                &mut writer,
+                progress,
+                &mut done,
+            )?;
+            ran += res.ran;
+            cached += res.cached;
+            if res.not_started > 0 && res.crashed.is_none() {
+                budget_hit = true;
+            }
+            if let Some(reason) = res.crashed {
+                crashed = Some(reason);
+                break;
+            }
+        }
+        drop(model);
+        manifest.models[slot].peak_memory_bytes = memory::peak_rss_bytes();
+        match crashed {
+            Some(reason) => {
+                progress.message(&format!("model `{}` crashed: {reason}", entry.id));
+                manifest.models[slot].status = "failed".into();
+                manifest.models[slot].error = Some(format!("crashed mid-run: {reason}"));
+            }
+            None => manifest.models[slot].status = "ok".into(),
+        }
+        progress.model_finished(&entry.id, &manifest.models[slot].status);
+        run.write_manifest(&manifest)?;
+    }
+    if budget_hit {
+        let note = format!(
+            "time budget of {} reached: items not started were left out (resume with `noa bench --resume {}`)",
+            plan::format_duration(options.time_budget.unwrap_or_default()),
+            run.id
+        );
+        progress.message(&note);
+        manifest.notes.push(note);
+    }
+    if resumed > 0 {
+        manifest.notes.push(format!("resumed with {resumed} items already recorded"));
+    }
+    manifest.finished_at = Some(noa_registry::now_rfc3339());
+    run.write_manifest(&manifest)?;
+    let items = run.read_items()?;
+    let measurements = crate::aggregate::measurements(&manifest, &items);
+    if plan.write_registry {
+        crate::aggregate::write_back(home, &manifest, &measurements)?;
+    }
+    Ok(RunReport {
+        run_id: run.id.clone(),
+        dir: run.dir.clone(),
+        manifest,
+        measurements,
+        ran,
+        cached,
+        resumed,
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn key3(model: &str, suite: &LoadedSuite, item: &str) -> (String, String, String) {
+    (model.to_owned(), suite.suite.id().to_owned(), item.to_owned())
+}
+
+/// Check the file against the registry's sha256, then load it; the load time in ms.
+fn load_model(
+    home: &NoaHome,
+    entry: &noa_registry::ModelEntry,
+    plan: &RunPlan,
+) -> Result<(Model, f64), String> {
+    let file = entry.file.as_ref().ok_or("no installed file")?;
+    let path = entry.file_path(home).ok_or("no installed file")?;
+    let actual =
+        plan::sha256_file(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    if !actual.eq_ignore_ascii_case(&file.sha256) {
+        return Err(format!(
+            "file `{}` has sha256 {actual}, the registry expects {} (run `noa models verify {}`)",
+            path.display(),
+            file.sha256,
+            entry.id
+        ));
+    }
+    memory::reset_peak_rss();
+    let config = EngineConfig {
+        threads: plan.threads,
+        n_ctx: plan.n_ctx,
+        n_seq_max: plan.batch,
+        ..EngineConfig::default()
+    };
+    let t = Instant::now();
+    let model = Model::load(&path, &config).map_err(|e| e.to_string())?;
+    Ok((model, t.elapsed().as_secs_f64() * 1000.0))
+}
+
+/// The fixed fields of every record of one (model, suite).
+struct RecordCtx<'a> {
+    run_id: &'a str,
+    model_id: &'a str,
+    model_sha256: &'a str,
+    engine_build: &'a str,
+    suite: &'a LoadedSuite,
+    settings_hash: String,
+}
+
+impl RecordCtx<'_> {
+    fn record(&self, item_id: &str, score: Score, trace: &Trace) -> ItemRecord {
+        let m = &self.suite.suite.manifest;
+        ItemRecord {
+            run_id: self.run_id.to_owned(),
+            model_id: self.model_id.to_owned(),
+            model_sha256: self.model_sha256.to_owned(),
+            suite: m.id.clone(),
+            suite_version: m.version.clone(),
+            use_case: m.use_case,
+            item_id: item_id.to_owned(),
+            prompt_sha256: trace.prompt_sha256.clone(),
+            settings_hash: self.settings_hash.clone(),
+            engine_build: self.engine_build.to_owned(),
+            output: score.output,
+            score: if score.value.is_finite() { score.value.clamp(0.0, 1.0) } else { 0.0 },
+            detail: score.detail,
+            prompt_tokens: trace.prompt_tokens,
+            gen_tokens: trace.gen_tokens,
+            timings: trace.timings(),
+            error: trace.error.clone(),
+            cached_from: None,
+        }
+    }
+
+    fn cache_key(&self, item_id: &str, prompt_sha256: &str) -> CacheKey {
+        CacheKey {
+            model_sha256: self.model_sha256.to_owned(),
+            suite: self.suite.suite.key(),
+            item_id: item_id.to_owned(),
+            prompt_sha256: prompt_sha256.to_owned(),
+            settings_hash: self.settings_hash.clone(),
+            engine_build: self.engine_build.to_owned(),
+        }
+    }
+}
+
+struct SuiteResult {
+    ran: usize,
+    cached: usize,
+    not_started: usize,
+    crashed: Option<String>,
+}
+
+fn run_suite(
+    model: &Model,
+    ctx: &RecordCtx<'_>,
+    indices: &[usize],
+    config: &ScheduleConfig,
+    cache: &ResultCache,
+    writer: &mut ItemsWriter,
+    progress: &dyn Progress,
+    done: &mut HashSet<(String, String, String)>,
+) -> Result<SuiteResult, RunError> {
+    let suite = ctx.suite;
+    let items = &suite.items;
+    let settings = suite.suite.settings();
+    // Filled by the cache lookup, emptied when the scheduler reports the item cached.
+    let hits: std::cell::RefCell<Vec<Option<ItemRecord>>> =
+        std::cell::RefCell::new(vec![None; items.len()]);
+    let mut look = |i: usize, sha: &str| {
+        let hit = cache.get(&ctx.cache_key(&items[i].id, sha)).cloned();
+        let found = hit.is_some();
+        hits.borrow_mut()[i] = hit;
+        found
+    };
+    let mut result = SuiteResult { ran: 0, cached: 0, not_started: 0, crashed: None };
+    let mut write_err = None;
+    let gone = noa_engine::EngineError::WorkerGone.to_string();
+    let mut finish = |f: Finished| {
+        let record = match f {
+            Finished::Ran { item, score, trace } => {
+                if trace.error.as_deref() == Some(gone.as_str()) {
+                    // The engine died: the item was not answered; a resume reruns it.
+                    return;
+                }
+                result.ran += 1;
+                ctx.record(&items[item].id, score, &trace)
+            }
+            Finished::Cached { item } => {
+                let Some(mut r) = hits.borrow_mut()[item].take() else { return };
+                result.cached += 1;
+                r.cached_from = Some(r.cached_from.take().unwrap_or(r.run_id));
+                r.run_id = ctx.run_id.to_owned();
+                r.model_id = ctx.model_id.to_owned();
+                r
+            }
+        };
+        done.insert((record.model_id.clone(), record.suite.clone(), record.item_id.clone()));
+        if let Err(e) = writer.append(&record) {
+            write_err.get_or_insert(e);
+        }
+        progress.item_finished(ctx.model_id, &record.suite);
+    };
+    let outcome = schedule::run_items(
+        model,
+        suite.kind,
+        &settings,
+        items,
+        indices,
+        config,
+        &mut look,
+        &mut finish,
+    );
+    if let Some(e) = write_err {
+        return Err(e);
+    }
+    result.not_started = outcome.not_started;
+    result.crashed = outcome.crashed;
+    Ok(result)
+}

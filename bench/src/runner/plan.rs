@@ -1,0 +1,316 @@
+//! Turning command-line options into a concrete plan: which models (resolved against
+//! the registry), which suites (loaded, sampled, or skipped with the reason), which
+//! engine settings; creating the run folder and its manifest, or reopening both for
+//! `--resume`, where the plan stored in the manifest wins so a resumed run does
+//! exactly what the interrupted one set out to do.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use noa_registry::runs::{RunManifest, RunModel, RunSuite};
+use noa_registry::store::RegistryStore;
+use noa_registry::{ModelEntry, NoaHome, UseCase};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::files::{RunDir, latest_run, new_run_id};
+use super::{Progress, RunError};
+use crate::suite::data::{DataEnv, load};
+use crate::suite::{LoadedSuite, Suite, SuiteSet};
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Model ids; empty means every installed model.
+    pub models: Vec<String>,
+    /// Suite ids; empty means every suite (of `use_cases`, when given).
+    pub suites: Vec<String>,
+    pub use_cases: Vec<UseCase>,
+    /// Items per suite, overriding each suite's default.
+    pub limit: Option<usize>,
+    pub time_budget: Option<Duration>,
+    /// `Some(None)`: resume the latest run; `Some(Some(id))`: that run.
+    pub resume: Option<Option<String>>,
+    /// Sequences decoded together (engine `n_seq_max`).
+    pub batch: u32,
+    /// Engine threads.
+    pub threads: u32,
+    /// Context per sequence, tokens.
+    pub n_ctx: u32,
+    pub scorer_threads: usize,
+    pub no_cache: bool,
+    /// Extra suite folders (after the built-in suites).
+    pub suite_dirs: Vec<PathBuf>,
+    /// Write measurements into `models.json` (off for throwaway benchmark runs).
+    pub write_registry: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            models: Vec::new(),
+            suites: Vec::new(),
+            use_cases: Vec::new(),
+            limit: None,
+            time_budget: None,
+            resume: None,
+            batch: 8,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
+            n_ctx: 2048,
+            scorer_threads: 2,
+            no_cache: false,
+            suite_dirs: Vec::new(),
+            write_registry: true,
+        }
+    }
+}
+
+/// The resolved plan, stored as the manifest's `settings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPlan {
+    pub models: Vec<String>,
+    pub suites: Vec<String>,
+    pub limit: Option<usize>,
+    pub batch: u32,
+    pub threads: u32,
+    pub n_ctx: u32,
+    pub scorer_threads: usize,
+    pub no_cache: bool,
+    pub write_registry: bool,
+    pub suite_dirs: Vec<PathBuf>,
+    #[serde(default)]
+    pub time_budget_s: Option<f64>,
+}
+
+pub(super) struct Prepared {
+    pub run: RunDir,
+    pub manifest: RunManifest,
+    pub plan: RunPlan,
+    pub suites: Vec<LoadedSuite>,
+    pub models: Vec<ModelEntry>,
+}
+
+pub(super) fn prepare(
+    home: &NoaHome,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<Prepared, RunError> {
+    let registry = RegistryStore::open(home).load()?;
+    let runs_dir = home.runs_dir();
+    let resumed = match &options.resume {
+        None => None,
+        Some(id) => {
+            let id = match id {
+                Some(id) => id.clone(),
+                None => {
+                    latest_run(&runs_dir).ok_or_else(|| RunError::NoSuchRun("(latest)".into()))?
+                }
+            };
+            let run = RunDir::new(&runs_dir, &id);
+            if !run.manifest_path().is_file() {
+                return Err(RunError::NoSuchRun(id));
+            }
+            let manifest = run.read_manifest()?;
+            let plan: RunPlan = serde_json::from_value(manifest.settings.clone()).map_err(|e| {
+                RunError::Corrupt {
+                    path: run.manifest_path().display().to_string(),
+                    reason: e.to_string(),
+                }
+            })?;
+            Some((run, manifest, plan))
+        }
+    };
+    let model_ids = match &resumed {
+        Some((_, _, plan)) => plan.models.clone(),
+        None if options.models.is_empty() => {
+            registry.models.iter().filter(|m| m.file.is_some()).map(|m| m.id.clone()).collect()
+        }
+        None => options.models.clone(),
+    };
+    let mut models = Vec::new();
+    for id in &model_ids {
+        let entry = registry.get(id).ok_or_else(|| RunError::UnknownModel(id.clone()))?;
+        models.push(entry.clone());
+    }
+    if models.is_empty() {
+        return Err(RunError::NoModels);
+    }
+    let suite_dirs = match &resumed {
+        Some((_, _, plan)) => plan.suite_dirs.clone(),
+        None => options.suite_dirs.clone(),
+    };
+    let set = SuiteSet::discover(&suite_dirs)?;
+    let chosen: Vec<&Suite> = match &resumed {
+        Some((_, _, plan)) => set.select(&plan.suites)?,
+        None => set
+            .select(&options.suites)?
+            .into_iter()
+            .filter(|s| {
+                options.use_cases.is_empty() || options.use_cases.contains(&s.manifest.use_case)
+            })
+            .collect(),
+    };
+    let limit = resumed.as_ref().map_or(options.limit, |(_, _, p)| p.limit);
+    let env = DataEnv::from_env(home);
+    let mut suites = Vec::new();
+    let mut run_suites = Vec::new();
+    for suite in chosen {
+        let m = &suite.manifest;
+        let (items, skipped) = match load(suite, &env, limit)? {
+            Ok(loaded) => {
+                let n = loaded.items.len() as u64;
+                suites.push(loaded);
+                (n, None)
+            }
+            Err(how) => {
+                progress.message(&format!("suite `{}` skipped: data absent; {how}", m.id));
+                (0, Some(how))
+            }
+        };
+        run_suites.push(RunSuite {
+            id: m.id.clone(),
+            version: m.version.clone(),
+            use_case: m.use_case,
+            items,
+            skipped,
+        });
+    }
+    let (run, manifest, plan) = match resumed {
+        Some((run, mut manifest, plan)) => {
+            manifest.finished_at = None;
+            (run, manifest, plan)
+        }
+        None => {
+            let plan = RunPlan {
+                models: model_ids,
+                suites: run_suites.iter().map(|s| s.id.clone()).collect(),
+                limit: options.limit,
+                batch: options.batch.max(1),
+                threads: options.threads.max(1),
+                n_ctx: options.n_ctx,
+                scorer_threads: options.scorer_threads.max(1),
+                no_cache: options.no_cache,
+                write_registry: options.write_registry,
+                suite_dirs: options.suite_dirs.clone(),
+                time_budget_s: options.time_budget.map(|d| d.as_secs_f64()),
+            };
+            let run = RunDir::new(&runs_dir, &new_run_id());
+            run.create()?;
+            let engine_build = noa_engine::engine_build();
+            let manifest = RunManifest {
+                run_id: run.id.clone(),
+                started_at: noa_registry::now_rfc3339(),
+                finished_at: None,
+                hardware: noa_registry::hardware::fingerprint(&engine_build),
+                engine_build,
+                models: models
+                    .iter()
+                    .map(|m| RunModel {
+                        id: m.id.clone(),
+                        sha256: m.file.as_ref().map(|f| f.sha256.clone()).unwrap_or_default(),
+                        status: "pending".into(),
+                        error: None,
+                        load_ms: None,
+                        peak_memory_bytes: None,
+                    })
+                    .collect(),
+                suites: run_suites,
+                settings: serde_json::to_value(&plan).unwrap_or_default(),
+                notes: Vec::new(),
+            };
+            (run, manifest, plan)
+        }
+    };
+    Ok(Prepared { run, manifest, plan, suites, models })
+}
+
+/// Hash of everything about a suite's prompting that changes answers.
+pub fn settings_hash(suite: &LoadedSuite) -> String {
+    let settings = suite.suite.settings();
+    let mut h = Sha256::new();
+    h.update(suite.kind.name().as_bytes());
+    h.update([0]);
+    h.update(serde_json::to_vec(&settings).unwrap_or_default());
+    hex::encode(&h.finalize()[..8])
+}
+
+/// sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// `8m`, `90s`, `1h30m`, `2.5m`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let bad = || format!("`{text}` is not a duration (try `8m`, `90s`, `1h30m`)");
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return if secs >= 0.0 && secs.is_finite() {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(bad())
+        };
+    }
+    let mut total = 0.0;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600.0,
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return Err(bad()),
+        };
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        total += n * unit;
+        num.clear();
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// `8m`, `1m30s`, `45s`.
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 60, s % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print() {
+        assert_eq!(parse_duration("8m").unwrap(), Duration::from_secs(480));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2.5m").unwrap(), Duration::from_secs(150));
+        for bad in ["", "8x", "m", "5m3", "-1"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(480)), "8m");
+        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
+    }
+}

@@ -1,0 +1,297 @@
+//! Driving many episodes at once against one loaded model. The engine batches
+//! continuously: every generation request submitted while others decode joins the
+//! running batch as soon as a sequence slot frees up. So the scheduler keeps `batch`
+//! (= the engine's `n_seq_max`) generation requests in flight at all times, from that
+//! many caller threads, and gathers the log-likelihood steps of ready episodes into
+//! one `loglikelihood_batch` call. Every `Episode::step` — prompt building, answer
+//! parsing and scoring, which may run a Python subprocess — runs on a small pool of
+//! scorer threads, so the engine never waits for a scorer. The calling thread only
+//! routes messages.
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use noa_engine::{
+    EngineError, GenerateRequest, Generation, Loglikelihood, LoglikelihoodRequest, Prompt,
+};
+
+use super::backend::Backend;
+use super::trace::Trace;
+use crate::kind::{Episode, GenSettings, Item, Reply, Score, Step, TaskKind};
+
+/// How one suite's items are to be run.
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    /// Generation requests kept in flight (the engine's `n_seq_max`).
+    pub batch: usize,
+    /// Threads running `Episode::step` (scorers).
+    pub scorer_threads: usize,
+    /// Stop starting new items after this instant.
+    pub deadline: Option<Instant>,
+}
+
+/// What the scheduler tells its caller as items finish.
+#[derive(Debug)]
+pub enum Finished {
+    /// The item ran (or failed on its own, e.g. prompt too long: `trace.error` set).
+    Ran { item: usize, score: Score, trace: Trace },
+    /// The caller's cache supplied the result; nothing ran.
+    Cached { item: usize },
+}
+
+/// How a scheduled suite ended.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ScheduleOutcome {
+    pub finished: usize,
+    /// Items never started (deadline passed, or the engine died).
+    pub not_started: usize,
+    /// The engine stopped working (its worker died); the reason.
+    pub crashed: Option<String>,
+}
+
+struct Active {
+    item: usize,
+    episode: Box<dyn Episode>,
+    trace: Trace,
+    started: bool,
+}
+
+enum Event {
+    Stepped(Active, Step),
+    Generated(Active, Result<Generation, EngineError>),
+    Scored(Vec<(Active, Result<Vec<Loglikelihood>, EngineError>)>),
+}
+
+enum EngineJob {
+    Gen(Active, GenerateRequest),
+    Ll(Vec<(Active, Vec<LoglikelihoodRequest>)>),
+}
+
+/// A pool of threads taking jobs from one queue.
+fn pool<'scope, 'env, J, F>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    n: usize,
+    events: &Sender<Event>,
+    work: F,
+) -> Sender<J>
+where
+    J: Send + 'scope,
+    F: Fn(J) -> Event + Send + Sync + Copy + 'scope,
+{
+    let (tx, rx) = mpsc::channel::<J>();
+    let rx: Arc<Mutex<Receiver<J>>> = Arc::new(Mutex::new(rx));
+    for _ in 0..n.max(1) {
+        let (rx, events) = (rx.clone(), events.clone());
+        scope.spawn(move || {
+            loop {
+                let job = rx.lock().map_err(|_| ()).and_then(|r| r.recv().map_err(|_| ()));
+                let Ok(job) = job else { break };
+                if events.send(work(job)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    tx
+}
+
+/// Run `items` (indices into `all`) through `kind` on `backend`. `cached` is asked
+/// once per item, with the sha256 of its first prompt, whether a stored result can be
+/// reused; `on_finish` gets every finished item, in completion order.
+pub fn run_items(
+    backend: &dyn Backend,
+    kind: &dyn TaskKind,
+    settings: &GenSettings,
+    all: &[Item],
+    items: &[usize],
+    config: &ScheduleConfig,
+    cached: &mut dyn FnMut(usize, &str) -> bool,
+    on_finish: &mut dyn FnMut(Finished),
+) -> ScheduleOutcome {
+    let batch = config.batch.max(1);
+    // Enough live episodes that the engine stays full while others are being scored.
+    let window = batch * 2 + config.scorer_threads;
+    let mut outcome = ScheduleOutcome::default();
+    let mut pending: VecDeque<usize> = items.iter().copied().collect();
+    std::thread::scope(|scope| {
+        let (events_tx, events) = mpsc::channel::<Event>();
+        let scorer = pool(
+            scope,
+            config.scorer_threads,
+            &events_tx,
+            |(mut a, reply): (Active, Option<Reply>)| {
+                let step = std::panic::catch_unwind(AssertUnwindSafe(|| a.episode.step(reply)))
+                    .unwrap_or_else(|_| {
+                        Step::Done(Score {
+                            value: 0.0,
+                            detail: Some("the task kind panicked on this item".into()),
+                            output: String::new(),
+                        })
+                    });
+                Event::Stepped(a, step)
+            },
+        );
+        let engine = pool(scope, batch, &events_tx, move |job: EngineJob| match job {
+            EngineJob::Gen(a, req) => {
+                let res =
+                    backend.generate_batch(vec![req]).pop().unwrap_or(Err(EngineError::WorkerGone));
+                Event::Generated(a, res)
+            }
+            EngineJob::Ll(group) => {
+                let counts: Vec<usize> = group.iter().map(|(_, r)| r.len()).collect();
+                let (actives, reqs): (Vec<Active>, Vec<_>) = group.into_iter().unzip();
+                let mut results =
+                    backend.loglikelihood_batch(reqs.into_iter().flatten().collect()).into_iter();
+                let per = actives
+                    .into_iter()
+                    .zip(counts)
+                    .map(|(a, n)| {
+                        let mine: Vec<_> = results.by_ref().take(n).collect();
+                        let res = if mine.len() < n {
+                            Err(EngineError::WorkerGone)
+                        } else {
+                            mine.into_iter().collect()
+                        };
+                        (a, res)
+                    })
+                    .collect();
+                Event::Scored(per)
+            }
+        });
+        drop(events_tx);
+        let mut live = 0usize;
+        let mut ll_ready: Vec<(Active, Vec<LoglikelihoodRequest>)> = Vec::new();
+        let mut ll_in_flight = false;
+        loop {
+            let stop =
+                outcome.crashed.is_some() || config.deadline.is_some_and(|d| Instant::now() >= d);
+            while live < window && !stop {
+                let Some(i) = pending.pop_front() else { break };
+                let active = Active {
+                    item: i,
+                    episode: kind.episode(&all[i], settings),
+                    trace: Trace::default(),
+                    started: false,
+                };
+                if scorer.send((active, None)).is_ok() {
+                    live += 1;
+                }
+            }
+            if !ll_in_flight && !ll_ready.is_empty() {
+                let mut group = Vec::new();
+                let mut n = 0;
+                while n < batch * 8 {
+                    let Some(x) = ll_ready.pop() else { break };
+                    n += x.1.len();
+                    group.push(x);
+                }
+                ll_in_flight = engine.send(EngineJob::Ll(group)).is_ok();
+            }
+            if live == 0 {
+                break;
+            }
+            let Ok(event) = events.recv() else { break };
+            match event {
+                Event::Stepped(mut a, step) => {
+                    if let Step::Done(score) = step {
+                        live -= 1;
+                        outcome.finished += 1;
+                        on_finish(Finished::Ran { item: a.item, score, trace: a.trace });
+                        continue;
+                    }
+                    if !a.started {
+                        a.started = true;
+                        let sha = prompt_sha(backend, &step);
+                        if cached(a.item, &sha) {
+                            live -= 1;
+                            outcome.finished += 1;
+                            on_finish(Finished::Cached { item: a.item });
+                            continue;
+                        }
+                        a.trace.prompt_sha256 = sha;
+                    }
+                    match step {
+                        Step::Generate(r) => {
+                            let _ = engine.send(EngineJob::Gen(a, r));
+                        }
+                        Step::Loglikelihood(r) => ll_ready.push((a, r)),
+                        Step::Done(_) => {}
+                    }
+                }
+                Event::Generated(mut a, Ok(g)) => {
+                    a.trace.add_generation(&g);
+                    let _ = scorer.send((a, Some(Reply::Generated(g))));
+                }
+                Event::Generated(a, Err(e)) => {
+                    live -= 1;
+                    fail(a, e, &mut outcome, on_finish);
+                }
+                Event::Scored(per) => {
+                    ll_in_flight = false;
+                    for (mut a, res) in per {
+                        match res {
+                            Ok(lls) => {
+                                a.trace.add_loglikelihoods(&lls);
+                                let _ = scorer.send((a, Some(Reply::Loglikelihoods(lls))));
+                            }
+                            Err(e) => {
+                                live -= 1;
+                                fail(a, e, &mut outcome, on_finish);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        drop(scorer);
+        drop(engine);
+    });
+    outcome.not_started = pending.len();
+    outcome
+}
+
+/// An item the engine could not answer; a dead worker marks the whole model crashed.
+fn fail(
+    active: Active,
+    err: EngineError,
+    outcome: &mut ScheduleOutcome,
+    on_finish: &mut dyn FnMut(Finished),
+) {
+    if matches!(err, EngineError::WorkerGone) && outcome.crashed.is_none() {
+        outcome.crashed = Some(err.to_string());
+    }
+    let mut trace = active.trace;
+    trace.error = Some(err.to_string());
+    outcome.finished += 1;
+    let score = Score { value: 0.0, detail: None, output: String::new() };
+    on_finish(Finished::Ran { item: active.item, score, trace });
+}
+
+/// sha256 of the exact text the first step gives the engine (the chat template
+/// rendered by the model itself when it can).
+fn prompt_sha(backend: &dyn Backend, step: &Step) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    match step {
+        Step::Generate(r) => match &r.prompt {
+            Prompt::Raw(text) => h.update(text.as_bytes()),
+            Prompt::Chat(messages) => match backend.render_chat(messages) {
+                Ok(text) => h.update(text.as_bytes()),
+                Err(_) => h.update(serde_json::to_vec(messages).unwrap_or_default()),
+            },
+        },
+        Step::Loglikelihood(reqs) => {
+            for r in reqs {
+                h.update(r.context.as_bytes());
+                h.update([0x1f]);
+                h.update(r.continuation.as_bytes());
+                h.update([0x1e]);
+            }
+        }
+        Step::Done(_) => {}
+    }
+    hex::encode(h.finalize())
+}

@@ -1,0 +1,239 @@
+//! Scheduling tests against a scripted engine (these are about batching, scorer
+//! threads, deadlines and a dying worker, not about models; the real models are
+//! exercised end to end in `tests/bench_cli.rs`).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use noa_engine::{
+    ChatMessage, EngineError, FinishReason, GenerateRequest, Generation, Loglikelihood,
+    LoglikelihoodRequest, Prompt, RequestTimings,
+};
+
+use super::backend::Backend;
+use super::schedule::{Finished, ScheduleConfig, run_items};
+use crate::kind::{Episode, GenSettings, Item, Reply, Score, Step, TaskKind};
+
+/// Echoes the prompt upper-cased; records every call's size and the most calls in
+/// flight at once; dies after `die_after` calls.
+#[derive(Default)]
+struct Scripted {
+    batches: Mutex<Vec<usize>>,
+    in_flight: Mutex<(usize, usize)>,
+    die_after: Option<usize>,
+}
+
+impl Backend for Scripted {
+    fn generate_batch(
+        &self,
+        requests: Vec<GenerateRequest>,
+    ) -> Vec<Result<Generation, EngineError>> {
+        let mut b = self.batches.lock().unwrap();
+        b.push(requests.len());
+        if self.die_after.is_some_and(|n| b.len() > n) {
+            return requests.iter().map(|_| Err(EngineError::WorkerGone)).collect();
+        }
+        drop(b);
+        {
+            let mut f = self.in_flight.lock().unwrap();
+            f.0 += 1;
+            f.1 = f.1.max(f.0);
+        }
+        std::thread::sleep(Duration::from_millis(3));
+        self.in_flight.lock().unwrap().0 -= 1;
+        requests
+            .into_iter()
+            .map(|r| {
+                let Prompt::Raw(text) = r.prompt else {
+                    return Err(EngineError::Decode("chat".into()));
+                };
+                Ok(Generation {
+                    text: text.to_uppercase(),
+                    prompt_tokens: 3,
+                    gen_tokens: 2,
+                    finish: FinishReason::Eog,
+                    timings: RequestTimings {
+                        ttft_ms: 1.0,
+                        inter_token_ms: vec![0.5],
+                        e2e_ms: 1.5,
+                        prompt_tps: 3000.0,
+                        gen_tps: 2000.0,
+                        ..Default::default()
+                    },
+                    rendered_prompt: text,
+                })
+            })
+            .collect()
+    }
+    fn loglikelihood_batch(
+        &self,
+        requests: Vec<LoglikelihoodRequest>,
+    ) -> Vec<Result<Loglikelihood, EngineError>> {
+        self.batches.lock().unwrap().push(requests.len());
+        requests
+            .into_iter()
+            .map(|r| {
+                Ok(Loglikelihood {
+                    logprob: -(r.continuation.len() as f64),
+                    tokens: 1,
+                    is_greedy: false,
+                    elapsed_ms: 1.0,
+                })
+            })
+            .collect()
+    }
+    fn render_chat(&self, _: &[ChatMessage]) -> Result<String, EngineError> {
+        Ok(String::new())
+    }
+}
+
+/// Items `{"text": ...}`; a generation must return the text upper-cased. Two turns
+/// for items whose text starts with `two`; log-likelihood for `ll`; scoring sleeps to
+/// stand in for a subprocess scorer.
+struct Upper;
+struct UpperEpisode {
+    text: String,
+    turns: u32,
+}
+
+impl TaskKind for Upper {
+    fn name(&self) -> &'static str {
+        "upper"
+    }
+    fn parse(&self, raw: &serde_json::Value, index: usize) -> Result<Item, String> {
+        Ok(Item { id: index.to_string(), data: raw.clone() })
+    }
+    fn episode(&self, item: &Item, _: &GenSettings) -> Box<dyn Episode> {
+        let text = item.data["text"].as_str().unwrap_or("").to_owned();
+        Box::new(UpperEpisode { text, turns: 0 })
+    }
+}
+
+impl Episode for UpperEpisode {
+    fn step(&mut self, reply: Option<Reply>) -> Step {
+        if self.text.starts_with("ll") {
+            return match reply {
+                None => Step::Loglikelihood(vec![
+                    LoglikelihoodRequest { context: self.text.clone(), continuation: " a".into() },
+                    LoglikelihoodRequest { context: self.text.clone(), continuation: " bb".into() },
+                ]),
+                Some(Reply::Loglikelihoods(l)) => Step::Done(Score {
+                    value: f64::from(u8::from(l[0].logprob > l[1].logprob)),
+                    detail: None,
+                    output: String::new(),
+                }),
+                Some(_) => Step::Done(Score { value: 0.0, detail: None, output: String::new() }),
+            };
+        }
+        let want = if self.text.starts_with("two") { 2 } else { 1 };
+        if let Some(Reply::Generated(g)) = &reply {
+            self.turns += 1;
+            if g.text != self.text.to_uppercase() {
+                return Step::Done(Score {
+                    value: 0.0,
+                    detail: Some(g.text.clone()),
+                    output: g.text.clone(),
+                });
+            }
+        }
+        if self.turns == want {
+            std::thread::sleep(Duration::from_millis(5));
+            return Step::Done(Score {
+                value: 1.0,
+                detail: None,
+                output: self.text.to_uppercase(),
+            });
+        }
+        Step::Generate(GenerateRequest {
+            prompt: Prompt::Raw(self.text.clone()),
+            max_tokens: 4,
+            stop: vec![],
+            temperature: 0.0,
+            seed: 0,
+            constraint: None,
+        })
+    }
+}
+
+fn items(texts: &[&str]) -> Vec<Item> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Item { id: i.to_string(), data: serde_json::json!({"text": t}) })
+        .collect()
+}
+
+fn run(
+    backend: &dyn Backend,
+    all: &[Item],
+    batch: usize,
+    deadline: Option<Instant>,
+) -> (Vec<(usize, f64)>, super::schedule::ScheduleOutcome) {
+    let idx: Vec<usize> = (0..all.len()).collect();
+    let config = ScheduleConfig { batch, scorer_threads: 2, deadline };
+    let mut scores = Vec::new();
+    let outcome = run_items(
+        backend,
+        &Upper,
+        &GenSettings::default(),
+        all,
+        &idx,
+        &config,
+        &mut |_, _| false,
+        &mut |f| {
+            if let Finished::Ran { item, score, trace } = f {
+                assert!(trace.prompt_sha256.len() == 64 || trace.error.is_some());
+                scores.push((item, score.value));
+            }
+        },
+    );
+    scores.sort_by_key(|s| s.0);
+    (scores, outcome)
+}
+
+#[test]
+fn requests_overlap_up_to_the_batch_size_and_scores_match_one_at_a_time() {
+    let texts: Vec<String> = (0..40)
+        .map(|i| {
+            if i % 5 == 0 {
+                format!("two {i}")
+            } else if i % 7 == 0 {
+                format!("ll {i}")
+            } else {
+                format!("x{i}")
+            }
+        })
+        .collect();
+    let all = items(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+    let batched = Scripted::default();
+    let (a, out) = run(&batched, &all, 8, None);
+    assert_eq!(out.finished, 40);
+    assert_eq!(a.len(), 40);
+    assert!(a.iter().all(|(_, s)| *s == 1.0), "{a:?}");
+    let most = batched.in_flight.lock().unwrap().1;
+    assert!((4..=8).contains(&most), "at most 8 generations in flight, and several: {most}");
+    let one = Scripted::default();
+    let (b, _) = run(&one, &all, 1, None);
+    assert_eq!(a, b, "batching must not change any score");
+    assert_eq!(one.in_flight.lock().unwrap().1, 1);
+    // Log-likelihood steps of several episodes share one engine call.
+    let lls = items(&["ll a", "ll b", "ll c", "ll d", "ll e", "ll f"]);
+    let eng = Scripted::default();
+    run(&eng, &lls, 8, None);
+    assert!(
+        eng.batches.lock().unwrap().iter().any(|n| *n > 2),
+        "{:?}",
+        eng.batches.lock().unwrap()
+    );
+}
+
+#[test]
+fn deadline_stops_new_items_and_a_dead_worker_stops_the_suite() {
+    let all = items(&["a"; 30]);
+    let (done, out) = run(&Scripted::default(), &all, 4, Some(Instant::now()));
+    assert!(done.is_empty() && out.not_started == 30, "{out:?}");
+    let dying = Scripted { die_after: Some(2), ..Default::default() };
+    let (_, out) = run(&dying, &all, 4, None);
+    assert!(out.crashed.is_some());
+    assert!(out.not_started > 0);
+}
