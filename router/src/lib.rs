@@ -1,1 +1,33 @@
-//! placeholder
+//! The router: which local model should answer this request? Hard constraints first
+//! (use case, privacy tier, memory fit, predicted p95 latency, quality lower bound),
+//! then a policy among the survivors — Thompson sampling on priors built from `noa
+//! bench` measurements (the default), LinUCB over request features, or the greedy,
+//! random and round-robin baselines. Feedback updates the posteriors and the latency
+//! model and is fsynced before it is acknowledged. `replay` scores policies offline on
+//! recorded per-item outcomes, and `http` serves it all, including an
+//! OpenAI-compatible chat endpoint, over axum. Inference is behind
+//! [`backend::ChatBackend`], so this crate never needs a model.
+
+pub mod backend;
+pub mod config;
+pub mod decision;
+pub mod error;
+mod feedback;
+pub mod http;
+pub mod policy;
+pub mod replay;
+pub mod requirements;
+mod router;
+pub mod store;
+pub mod table;
+pub mod testing;
+
+pub use backend::{
+    BackendError, ChatBackend, ChatEvent, ChatMessage, ChatOutput, ChatRequest, ChatStream,
+};
+pub use config::RouterConfig;
+pub use decision::{Decision, QualitySource, RankedCandidate, RejectedModel, Rejection};
+pub use error::{FeedbackError, RouteError, StoreError};
+pub use feedback::{FeedbackAck, ModelStats};
+pub use requirements::{PolicyKind, TaskRequirements};
+pub use router::Router;

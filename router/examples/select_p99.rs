@@ -1,0 +1,51 @@
+//! Decision latency percentiles with 20 candidate models: a manual timing loop into an
+//! hdrhistogram (criterion reports means; the target is on p99). Run with
+//! `cargo run --release -p noa-router --example select_p99`.
+
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use noa_registry::UseCase;
+use noa_router::testing::registry_with;
+use noa_router::{PolicyKind, Router, RouterConfig, TaskRequirements};
+
+fn main() {
+    let iterations: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let registry = registry_with(20);
+    println!(
+        "policy        p50_ns   p99_ns  p999_ns   max_ns  (20 candidates, {iterations} decisions)"
+    );
+    for policy in PolicyKind::ALL {
+        let router = Router::in_memory(
+            &registry,
+            RouterConfig { policy, seed: Some(7), ..RouterConfig::default() },
+        );
+        let mut req = TaskRequirements::new(UseCase::CodeGeneration);
+        req.prompt_tokens = Some(300);
+        req.output_tokens = Some(200);
+        let mut hist =
+            Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).expect("histogram bounds");
+        for i in 0..iterations + 10_000 {
+            let t = Instant::now();
+            let d = std::hint::black_box(router.select(std::hint::black_box(&req)));
+            let ns = t.elapsed().as_nanos() as u64;
+            if i >= 10_000 {
+                let _ = hist.record(ns.max(1));
+            }
+            // Feedback now and then keeps posteriors moving as in service.
+            if i % 64 == 0
+                && let Ok(d) = d
+            {
+                let _ = router.feedback(&d.decision_id, 0.5, None);
+            }
+        }
+        println!(
+            "{:<12} {:>8} {:>8} {:>8} {:>8}",
+            policy.as_str(),
+            hist.value_at_quantile(0.5),
+            hist.value_at_quantile(0.99),
+            hist.value_at_quantile(0.999),
+            hist.max()
+        );
+    }
+}

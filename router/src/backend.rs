@@ -1,0 +1,74 @@
+//! The seam between the HTTP service and inference. The binary implements
+//! [`ChatBackend`] over the llama.cpp engine (models loaded on demand, least recently
+//! used unloaded under a memory budget); tests implement it with a fake. Calls are
+//! blocking: the HTTP layer runs them on the blocking pool, never on the executor.
+
+use serde::{Deserialize, Serialize};
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: u32,
+    /// 0 means greedy.
+    pub temperature: f32,
+    pub seed: u32,
+    pub stop: Vec<String>,
+}
+
+/// A finished completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatOutput {
+    pub text: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    /// OpenAI finish reason: `stop` or `length`.
+    pub finish_reason: &'static str,
+}
+
+/// A streamed piece of a completion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    /// Text to append.
+    Delta(String),
+    /// The end, with the totals.
+    Done(ChatOutput),
+    /// Generation failed part-way.
+    Failed(String),
+}
+
+/// The events of a streamed completion.
+pub type ChatStream = Box<dyn Iterator<Item = ChatEvent> + Send>;
+
+/// Why inference failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The model is registered but cannot be used (file missing, failed to load).
+    #[error("model `{model}` is unavailable: {reason}")]
+    Unavailable { model: String, reason: String },
+    /// The request cannot be served by this model (prompt too long...).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("inference failed: {0}")]
+    Failed(String),
+}
+
+/// Runs chat completions on a named model. Implementations block; callers keep them
+/// off the async executor.
+pub trait ChatBackend: Send + Sync + 'static {
+    fn complete(&self, model_id: &str, req: ChatRequest) -> Result<ChatOutput, BackendError>;
+    /// Start a streamed completion. Iterating blocks until the next event; the last
+    /// one is `Done` or `Failed`.
+    fn stream(&self, model_id: &str, req: ChatRequest) -> Result<ChatStream, BackendError>;
+    /// Models currently loaded (for `/v1/models` and metrics).
+    fn loaded(&self) -> Vec<String> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,369 @@
+//! `POST /v1/chat/completions`: `"model": "auto"` asks the router (requirements from
+//! the `noa` body field or `x-noa-*` headers), any other model id pins that model.
+//! Inference runs on the blocking pool; streamed tokens cross from the engine's
+//! channel to the SSE response through a bounded async channel. The latency the
+//! server measured is fed back to the router as the decision's latency observation.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::openai::{ChatCompletionRequest, Content, NoaOptions, Stop};
+use super::{ApiError, ApiJson, AppState};
+use crate::backend::{ChatEvent, ChatMessage, ChatOutput, ChatRequest};
+use crate::requirements::TaskRequirements;
+
+const DEFAULT_MAX_TOKENS: u32 = 256;
+
+/// The model a request goes to and the decision behind it (none when pinned).
+struct Target {
+    model: String,
+    decision_id: Option<String>,
+}
+
+pub async fn completions(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ChatCompletionRequest>,
+) -> Result<Response, ApiError> {
+    if body.messages.is_empty() {
+        return Err(
+            ApiError::invalid("invalid_value", "`messages` must not be empty").param("messages")
+        );
+    }
+    if body.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid("invalid_value", "only `n` = 1 is supported").param("n"));
+    }
+    let messages = messages(&body)?;
+    let max_tokens = body.max_completion_tokens.or(body.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS);
+    let request = ChatRequest {
+        messages,
+        max_tokens,
+        temperature: body.temperature.unwrap_or(0.0).max(0.0),
+        seed: body.seed.unwrap_or(0) as u32,
+        stop: match body.stop {
+            None => Vec::new(),
+            Some(Stop::One(s)) => vec![s],
+            Some(Stop::Many(v)) => v,
+        },
+    };
+    let target = target(&s, &headers, &body.model, body.noa, &request)?;
+    let stream = body.stream.unwrap_or(false);
+    let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
+    let mut resp = if stream {
+        stream_response(&s, &target, request, include_usage).await?
+    } else {
+        complete_response(&s, &target, request).await?
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&target.model) {
+        h.insert("x-noa-model", v);
+    }
+    if let Some(id) = target.decision_id.as_deref().and_then(|d| HeaderValue::from_str(d).ok()) {
+        h.insert("x-noa-decision-id", id);
+    }
+    Ok(resp)
+}
+
+fn messages(body: &ChatCompletionRequest) -> Result<Vec<ChatMessage>, ApiError> {
+    body.messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let content = match &m.content {
+                None => String::new(),
+                Some(Content::Text(t)) => t.clone(),
+                Some(Content::Parts(parts)) => {
+                    let mut out = String::new();
+                    for p in parts {
+                        match (p.kind.as_str(), &p.text) {
+                            ("text", Some(t)) => out.push_str(t),
+                            (kind, _) => {
+                                return Err(ApiError::invalid(
+                                    "unsupported_content",
+                                    format!(
+                                        "content part type `{kind}` is not supported (text only)"
+                                    ),
+                                )
+                                .param(format!("messages[{i}].content")));
+                            }
+                        }
+                    }
+                    out
+                }
+            };
+            Ok(ChatMessage { role: m.role.clone(), content })
+        })
+        .collect()
+}
+
+/// Route (`auto`) or pin (a model id).
+fn target(
+    s: &AppState,
+    headers: &HeaderMap,
+    model: &str,
+    noa: Option<NoaOptions>,
+    req: &ChatRequest,
+) -> Result<Target, ApiError> {
+    if model != "auto" {
+        if s.router.table().index_of(model).is_none() {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "model_not_found",
+                format!(
+                    "model `{model}` does not exist here; use `auto` or one of `GET /v1/models`"
+                ),
+            )
+            .param("model"));
+        }
+        return Ok(Target { model: model.to_owned(), decision_id: None });
+    }
+    let mut opts = noa.unwrap_or_default();
+    apply_headers(headers, &mut opts)?;
+    let mut tr = TaskRequirements::new(opts.use_case.unwrap_or(s.options.default_use_case));
+    tr.privacy = opts.privacy;
+    tr.min_quality = opts.min_quality;
+    tr.max_latency_ms = opts.max_latency_ms;
+    tr.allow = opts.allow;
+    tr.deny = opts.deny;
+    tr.policy = opts.policy;
+    tr.features = opts.features;
+    // Roughly four characters per token; the router only needs the order of magnitude.
+    let chars: usize = req.messages.iter().map(|m| m.content.len() + m.role.len() + 4).sum();
+    tr.prompt_tokens = Some((chars / 4).max(1) as u32);
+    tr.output_tokens = Some(req.max_tokens);
+    match s.router.select(&tr) {
+        Ok(d) => {
+            s.metrics.decision(&d.model, d.policy);
+            Ok(Target { model: d.model.to_string(), decision_id: Some(d.decision_id) })
+        }
+        Err(e) => {
+            s.metrics.route_error();
+            Err(e.into())
+        }
+    }
+}
+
+/// Requirements from `x-noa-*` headers override the body's.
+fn apply_headers(h: &HeaderMap, o: &mut NoaOptions) -> Result<(), ApiError> {
+    fn get<'a>(h: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+        h.get(name)
+            .map(|v| {
+                v.to_str().map_err(|_| {
+                    ApiError::invalid("invalid_header", format!("header `{name}` is not text"))
+                        .param(name)
+                })
+            })
+            .transpose()
+    }
+    fn parse<T: FromStr>(h: &HeaderMap, name: &str) -> Result<Option<T>, ApiError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        get(h, name)?
+            .map(|v| {
+                v.trim().parse::<T>().map_err(|e| {
+                    ApiError::invalid("invalid_header", format!("header `{name}`: `{v}`: {e}"))
+                        .param(name)
+                })
+            })
+            .transpose()
+    }
+    let list = |v: &str| {
+        v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect::<Vec<_>>()
+    };
+    if let Some(u) = parse(h, "x-noa-use-case")? {
+        o.use_case = Some(u);
+    }
+    if let Some(p) = get(h, "x-noa-privacy")? {
+        o.privacy = Some(serde_json::from_value(json!(p.trim())).map_err(|_| {
+            ApiError::invalid(
+                "invalid_header",
+                format!("header `x-noa-privacy`: `{p}` is not one of local, private, cloud"),
+            )
+            .param("x-noa-privacy")
+        })?);
+    }
+    if let Some(q) = parse(h, "x-noa-min-quality")? {
+        o.min_quality = Some(q);
+    }
+    if let Some(l) = parse(h, "x-noa-max-latency-ms")? {
+        o.max_latency_ms = Some(l);
+    }
+    if let Some(p) = parse(h, "x-noa-policy")? {
+        o.policy = Some(p);
+    }
+    if let Some(a) = get(h, "x-noa-allow")? {
+        o.allow = list(a);
+    }
+    if let Some(d) = get(h, "x-noa-deny")? {
+        o.deny = list(d);
+    }
+    Ok(())
+}
+
+fn created() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn completion_id(target: &Target) -> String {
+    match &target.decision_id {
+        Some(d) => format!("chatcmpl-{d}"),
+        None => format!("chatcmpl-{:016x}", rand::random::<u64>()),
+    }
+}
+
+/// Feed the measured latency back and count it (on the blocking pool: it fsyncs).
+fn record_latency(s: &AppState, target: &Target, ms: f64) {
+    s.metrics.completion(&target.model);
+    s.metrics.latency(&target.model, ms);
+    if let Some(id) = &target.decision_id
+        && let Err(e) = s.router.observe_latency(id, ms)
+    {
+        tracing::warn!(decision = %id, error = %e, "latency not recorded");
+    }
+}
+
+async fn complete_response(
+    s: &AppState,
+    target: &Target,
+    req: ChatRequest,
+) -> Result<Response, ApiError> {
+    let backend = s.backend.clone();
+    let model = target.model.clone();
+    let start = Instant::now();
+    let out: ChatOutput = tokio::task::spawn_blocking(move || backend.complete(&model, req))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal",
+                e.to_string(),
+            )
+        })??;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let (s2, t2) = (
+        s.clone(),
+        Target { model: target.model.clone(), decision_id: target.decision_id.clone() },
+    );
+    let _ = tokio::task::spawn_blocking(move || record_latency(&s2, &t2, ms)).await;
+    let body = json!({
+        "id": completion_id(target),
+        "object": "chat.completion",
+        "created": created(),
+        "model": target.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": out.text},
+            "finish_reason": out.finish_reason,
+            "logprobs": null,
+        }],
+        "usage": {
+            "prompt_tokens": out.prompt_tokens,
+            "completion_tokens": out.completion_tokens,
+            "total_tokens": out.prompt_tokens + out.completion_tokens,
+        },
+        "noa": {"decision_id": target.decision_id, "latency_ms": ms},
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+async fn stream_response(
+    s: &AppState,
+    target: &Target,
+    req: ChatRequest,
+    include_usage: bool,
+) -> Result<Response, ApiError> {
+    let backend = s.backend.clone();
+    let model = target.model.clone();
+    let start = Instant::now();
+    let rx =
+        tokio::task::spawn_blocking(move || backend.stream(&model, req)).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal",
+                e.to_string(),
+            )
+        })??;
+    let (tx, arx) = tokio::sync::mpsc::channel::<ChatEvent>(64);
+    let (s2, t2) = (
+        s.clone(),
+        Target { model: target.model.clone(), decision_id: target.decision_id.clone() },
+    );
+    tokio::task::spawn_blocking(move || {
+        for ev in rx {
+            let last = !matches!(ev, ChatEvent::Delta(_));
+            if matches!(ev, ChatEvent::Done(_)) {
+                record_latency(&s2, &t2, start.elapsed().as_secs_f64() * 1000.0);
+            }
+            if tx.blocking_send(ev).is_err() || last {
+                break;
+            }
+        }
+    });
+    let meta = Arc::new((completion_id(target), created(), target.model.clone()));
+    let chunk = move |delta: serde_json::Value, finish: Option<&str>| {
+        json!({
+            "id": meta.0, "object": "chat.completion.chunk", "created": meta.1, "model": meta.2,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
+        })
+    };
+    let first = chunk(json!({"role": "assistant", "content": ""}), None).to_string();
+    let state = (arx, VecDeque::from([first]), false);
+    let stream = futures_util::stream::unfold(state, move |(mut rx, mut queue, mut finished)| {
+        let chunk = chunk.clone();
+        async move {
+            if queue.is_empty() && !finished {
+                match rx.recv().await {
+                    Some(ChatEvent::Delta(t)) => {
+                        queue.push_back(chunk(json!({"content": t}), None).to_string())
+                    }
+                    Some(ChatEvent::Done(out)) => {
+                        queue.push_back(chunk(json!({}), Some(out.finish_reason)).to_string());
+                        if include_usage {
+                            let mut u = chunk(json!({}), None);
+                            u["choices"] = json!([]);
+                            u["usage"] = json!({
+                                "prompt_tokens": out.prompt_tokens,
+                                "completion_tokens": out.completion_tokens,
+                                "total_tokens": out.prompt_tokens + out.completion_tokens,
+                            });
+                            queue.push_back(u.to_string());
+                        }
+                        queue.push_back("[DONE]".to_owned());
+                        finished = true;
+                    }
+                    failed => {
+                        let msg = match failed {
+                            Some(ChatEvent::Failed(m)) => m,
+                            _ => "generation ended without a result".to_owned(),
+                        };
+                        let err = ApiError::new(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "server_error",
+                            "inference_failed",
+                            msg,
+                        );
+                        queue.push_back(err.body().to_string());
+                        queue.push_back("[DONE]".to_owned());
+                        finished = true;
+                    }
+                }
+            }
+            let data = queue.pop_front()?;
+            Some((Ok::<_, Infallible>(Event::default().data(data)), (rx, queue, finished)))
+        }
+    });
+    Ok(Sse::new(stream).into_response())
+}

@@ -1,0 +1,164 @@
+//! One error type for the whole HTTP surface, rendered as OpenAI-shaped JSON
+//! (`{"error":{"message","type","param","code"}}`), and a JSON extractor whose
+//! rejections (malformed JSON, wrong types, body too large) render the same way.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::backend::BackendError;
+use crate::error::{FeedbackError, RouteError};
+
+/// An HTTP error with an OpenAI-style body.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub kind: &'static str,
+    pub param: Option<String>,
+    pub code: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self { status, message: message.into(), kind, param: None, code: Some(code) }
+    }
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", code, message)
+    }
+    pub fn param(mut self, p: impl Into<String>) -> Self {
+        self.param = Some(p.into());
+        self
+    }
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({"error": {
+            "message": self.message,
+            "type": self.kind,
+            "param": self.param,
+            "code": self.code,
+        }})
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, message = %self.message, "request failed");
+        }
+        (self.status, axum::Json(self.body())).into_response()
+    }
+}
+
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        match &e {
+            RouteError::InvalidRequirements { field, .. } => {
+                ApiError::invalid("invalid_requirements", e.to_string()).param(*field)
+            }
+            RouteError::NoCandidate { constraint, .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request_error",
+                "no_candidate",
+                e.to_string(),
+            )
+            .param(*constraint),
+        }
+    }
+}
+
+impl From<FeedbackError> for ApiError {
+    fn from(e: FeedbackError) -> Self {
+        let msg = e.to_string();
+        match e {
+            FeedbackError::RewardOutOfRange(_) => {
+                ApiError::invalid("reward_out_of_range", msg).param("reward")
+            }
+            FeedbackError::BadLatency(_) => {
+                ApiError::invalid("invalid_latency", msg).param("latency_ms")
+            }
+            FeedbackError::UnknownDecision(_) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "unknown_decision",
+                msg,
+            )
+            .param("decision_id"),
+            FeedbackError::AlreadyRecorded(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_request_error",
+                "feedback_already_recorded",
+                msg,
+            )
+            .param("decision_id"),
+            FeedbackError::Store(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "store_failed",
+                msg,
+            ),
+        }
+    }
+}
+
+impl From<BackendError> for ApiError {
+    fn from(e: BackendError) -> Self {
+        let msg = e.to_string();
+        match e {
+            BackendError::Unavailable { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "model_unavailable",
+                msg,
+            ),
+            BackendError::BadRequest(_) => ApiError::invalid("invalid_request", msg),
+            BackendError::Failed(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "inference_failed",
+                msg,
+            ),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let text = r.body_text();
+        match r {
+            JsonRejection::JsonDataError(_) => ApiError::invalid("invalid_type", text),
+            JsonRejection::JsonSyntaxError(_) => ApiError::invalid("invalid_json", text),
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                "unsupported_media_type",
+                text,
+            ),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "payload_too_large",
+                "request body is larger than the server's limit",
+            ),
+            other => ApiError::new(other.status(), "invalid_request_error", "invalid_body", text),
+        }
+    }
+}
+
+/// `axum::Json` with OpenAI-shaped rejections; wrong types are 400, not 422.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(v))
+    }
+}

@@ -1,0 +1,396 @@
+//! [`Router`]: the hard constraints, then a policy, over a candidate table built once
+//! from the registry. `select` takes one short lock, allocates only the decision it
+//! returns, and logs the decision (without fsync) so feedback resolves after a
+//! restart. Feedback, recovery and snapshots live in `feedback.rs`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use noa_registry::Registry;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::RouterConfig;
+use crate::decision::{Decision, RankedCandidate, RejectedModel, Rejection};
+use crate::error::{RouteError, StoreError};
+use crate::policy::{LatencyObs, LinUcb, Thompson};
+use crate::requirements::{FEATURES, PolicyKind, TaskRequirements, feature_vector, uc_index};
+use crate::store::{DecisionRecord, Store};
+use crate::table::CandidateTable;
+
+/// Prompt and output sizes assumed when neither the request nor a measurement says.
+const DEFAULT_PROMPT_TOKENS: f64 = 256.0;
+const DEFAULT_OUTPUT_TOKENS: f64 = 128.0;
+
+/// A decision awaiting feedback.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub model: usize,
+    pub uc: usize,
+    pub policy: PolicyKind,
+    pub probability: f64,
+    pub features: [f64; FEATURES],
+    pub predicted_p95_ms: Option<f64>,
+    pub latency_observed: bool,
+    pub unix_ms: u64,
+}
+
+/// Mutable state behind the router's lock.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub thompson: Thompson,
+    pub linucb: LinUcb,
+    pub latency: Vec<LatencyObs>,
+    pub feedback_counts: Vec<u64>,
+    pub rng: SmallRng,
+    pub round_robin: u64,
+    pub pending: HashMap<u64, Pending>,
+    pub pending_order: VecDeque<u64>,
+    pub done: HashSet<u64>,
+    pub done_order: VecDeque<u64>,
+    pub claimed: HashSet<u64>,
+    pub max_pending: usize,
+}
+
+impl State {
+    pub fn insert_pending(&mut self, id: u64, p: Pending) {
+        if self.pending.insert(id, p).is_none() {
+            self.pending_order.push_back(id);
+        }
+        while self.pending_order.len() > self.max_pending {
+            if let Some(old) = self.pending_order.pop_front() {
+                self.pending.remove(&old);
+            }
+        }
+    }
+
+    pub fn mark_done(&mut self, id: u64) {
+        self.pending.remove(&id);
+        if self.done.insert(id) {
+            self.done_order.push_back(id);
+        }
+        while self.done_order.len() > self.max_pending {
+            if let Some(old) = self.done_order.pop_front() {
+                self.done.remove(&old);
+            }
+        }
+    }
+}
+
+/// Picks a model per request and learns from feedback. Share it behind an `Arc`.
+#[derive(Debug)]
+pub struct Router {
+    pub(crate) table: CandidateTable,
+    pub(crate) config: RouterConfig,
+    pub(crate) state: Mutex<State>,
+    pub(crate) store: Option<Store>,
+    id_epoch: u64,
+    next_id: AtomicU64,
+}
+
+impl Router {
+    /// A router with no persistence (tests, replay, benchmarks).
+    pub fn in_memory(registry: &Registry, config: RouterConfig) -> Router {
+        let table = CandidateTable::build(registry, &config);
+        let thompson = Thompson::new(&table, &config);
+        let linucb = LinUcb::new(&table, &config);
+        let n = table.rows.len();
+        let rng = match config.seed {
+            Some(s) => SmallRng::seed_from_u64(s),
+            None => SmallRng::from_os_rng(),
+        };
+        let state = State {
+            thompson,
+            linucb,
+            latency: vec![LatencyObs::default(); n],
+            feedback_counts: vec![0; n],
+            rng,
+            round_robin: 0,
+            pending: HashMap::new(),
+            pending_order: VecDeque::new(),
+            done: HashSet::new(),
+            done_order: VecDeque::new(),
+            claimed: HashSet::new(),
+            max_pending: config.max_pending.max(1),
+        };
+        // Ids stay unique across restarts: 24 random bits per process, 40 of counter.
+        let id_epoch = (rand::random::<u64>() & 0xff_ffff) << 40;
+        Router {
+            table,
+            config,
+            state: Mutex::new(state),
+            store: None,
+            id_epoch,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A router persisting under `dir` (normally `NOA_HOME/router`): loads the
+    /// snapshot, replays the feedback and decision logs after it.
+    pub fn open(
+        registry: &Registry,
+        config: RouterConfig,
+        dir: &Path,
+    ) -> Result<Router, StoreError> {
+        let mut router = Router::in_memory(registry, config);
+        let (store, recovered) = Store::open(dir)?;
+        router.recover(recovered);
+        router.store = Some(store);
+        Ok(router)
+    }
+
+    /// A router that sees the learned state under `dir` but writes nothing there
+    /// (`noa route` while `noa serve` may be running).
+    pub fn open_read_only(
+        registry: &Registry,
+        config: RouterConfig,
+        dir: &Path,
+    ) -> Result<Router, StoreError> {
+        let mut router = Router::in_memory(registry, config);
+        router.recover(Store::read_only(dir)?);
+        Ok(router)
+    }
+
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    pub fn table(&self) -> &CandidateTable {
+        &self.table
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Apply the hard constraints, then the policy.
+    pub fn select(&self, req: &TaskRequirements) -> Result<Decision, RouteError> {
+        req.validate()?;
+        let policy = req.policy.unwrap_or(self.config.policy);
+        let uc = uc_index(req.use_case);
+        let rows = &self.table.rows;
+        let mut rejected: Vec<RejectedModel> = Vec::new();
+        let mut candidates: Vec<RankedCandidate> = Vec::with_capacity(rows.len());
+        let mut idx: Vec<usize> = Vec::with_capacity(rows.len());
+        let mut st = self.lock();
+        for (m, row) in rows.iter().enumerate() {
+            let params = row.latency[uc].as_ref();
+            let prompt = req
+                .prompt_tokens
+                .map(f64::from)
+                .or(params.map(|p| p.mean_prompt_tokens))
+                .unwrap_or(DEFAULT_PROMPT_TOKENS);
+            let output = req
+                .output_tokens
+                .map(f64::from)
+                .or(params.map(|p| p.mean_gen_tokens))
+                .unwrap_or(DEFAULT_OUTPUT_TOKENS);
+            let predicted = st.latency[m].predict(params, prompt, output);
+            let (low, source) = st.thompson.lower_bound(m, uc);
+            let reason = if !req.allow.is_empty() && !req.allow.iter().any(|a| **a == *row.id) {
+                Some(Rejection::NotAllowed)
+            } else if req.deny.iter().any(|d| **d == *row.id) {
+                Some(Rejection::Denied)
+            } else if !row.installed {
+                Some(Rejection::NotInstalled)
+            } else if !row.supports[uc] {
+                Some(Rejection::UseCase { use_case: req.use_case })
+            } else if let Some(allowed) = req.privacy.filter(|a| row.privacy > *a) {
+                Some(Rejection::Privacy { model_tier: row.privacy, allowed })
+            } else if let Some(avail) = self.config.memory_bytes.filter(|a| row.memory_bytes > *a) {
+                Some(Rejection::Memory { needed_bytes: row.memory_bytes, available_bytes: avail })
+            } else if let Some(max_ms) = req.max_latency_ms {
+                match predicted {
+                    None => Some(Rejection::LatencyUnknown { max_ms }),
+                    Some(p) if p > max_ms => {
+                        Some(Rejection::Latency { predicted_p95_ms: p, max_ms })
+                    }
+                    Some(_) => None,
+                }
+            } else {
+                None
+            };
+            let reason = reason.or_else(|| {
+                req.min_quality.filter(|min| low < *min).map(|min_quality| Rejection::Quality {
+                    lower_bound: low,
+                    min_quality,
+                    source,
+                })
+            });
+            match reason {
+                Some(reason) => rejected.push(RejectedModel { model: row.id.clone(), reason }),
+                None => {
+                    idx.push(m);
+                    candidates.push(RankedCandidate {
+                        model: row.id.clone(),
+                        estimated_quality: st.thompson.mean(m, uc),
+                        quality_lower_bound: low,
+                        quality_source: source,
+                        predicted_p95_ms: predicted,
+                        policy_score: 0.0,
+                    });
+                }
+            }
+        }
+        if idx.is_empty() {
+            drop(st);
+            return Err(no_candidate(req, rejected));
+        }
+        let x = feature_vector(
+            req.use_case,
+            req.prompt_tokens.map_or(DEFAULT_PROMPT_TOKENS, f64::from),
+            req.output_tokens.map_or(DEFAULT_OUTPUT_TOKENS, f64::from),
+            &req.features,
+        );
+        let (pos, probability) = choose(&mut st, policy, uc, &idx, &x, &mut candidates);
+        let id = self.id_epoch | self.next_id.fetch_add(1, Ordering::Relaxed);
+        let unix_ms = unix_ms();
+        let chosen = idx[pos];
+        // Feedback calibrates against the measured-only prediction, so the stored
+        // figure is that one (the candidate list shows the calibrated one).
+        let predicted = rows[chosen].latency[uc].map(|p| {
+            let prompt = req.prompt_tokens.map_or(p.mean_prompt_tokens, f64::from);
+            let output = req.output_tokens.map_or(p.mean_gen_tokens, f64::from);
+            p.predict_p95(prompt, output)
+        });
+        st.insert_pending(
+            id,
+            Pending {
+                model: chosen,
+                uc,
+                policy,
+                probability,
+                features: x,
+                predicted_p95_ms: predicted,
+                latency_observed: false,
+                unix_ms,
+            },
+        );
+        drop(st);
+        let model = rows[chosen].id.clone();
+        let decision_id = format_id(id);
+        if let Some(store) = &self.store {
+            let rec = DecisionRecord {
+                id: decision_id.clone(),
+                use_case: req.use_case,
+                model: model.to_string(),
+                policy,
+                probability,
+                features: x.to_vec(),
+                predicted_p95_ms: predicted,
+                latency_observed: false,
+                unix_ms,
+            };
+            if let Err(e) = store.log_decision(&rec) {
+                tracing::warn!(error = %e, "decision not logged; its feedback will not survive a restart");
+            }
+        }
+        candidates.sort_by(|a, b| b.estimated_quality.total_cmp(&a.estimated_quality));
+        Ok(Decision {
+            decision_id,
+            model,
+            use_case: req.use_case,
+            policy,
+            probability,
+            candidates,
+            rejected,
+            unix_ms,
+        })
+    }
+}
+
+/// Run the policy over the survivors; fills each candidate's policy score and returns
+/// the chosen position and its selection probability.
+fn choose(
+    st: &mut State,
+    policy: PolicyKind,
+    uc: usize,
+    idx: &[usize],
+    x: &[f64; FEATURES],
+    cands: &mut [RankedCandidate],
+) -> (usize, f64) {
+    let k = idx.len();
+    let argmax = |c: &[RankedCandidate]| {
+        (0..c.len())
+            .fold(0, |best, i| if c[i].policy_score > c[best].policy_score { i } else { best })
+    };
+    match policy {
+        PolicyKind::Thompson => {
+            for (c, &m) in cands.iter_mut().zip(idx) {
+                c.policy_score = st.thompson.sample(&mut st.rng, m, uc);
+            }
+            let pos = argmax(&*cands);
+            (pos, st.thompson.propensity(uc, idx, idx[pos]))
+        }
+        PolicyKind::Linucb => {
+            for (c, &m) in cands.iter_mut().zip(idx) {
+                c.policy_score = st.linucb.score(m, x).1;
+            }
+            (argmax(&*cands), 1.0)
+        }
+        PolicyKind::Greedy => {
+            for (c, &m) in cands.iter_mut().zip(idx) {
+                c.policy_score = st.thompson.prior_mean(m, uc);
+            }
+            (argmax(&*cands), 1.0)
+        }
+        PolicyKind::Random => {
+            let pos = st.rng.random_range(0..k);
+            for (i, c) in cands.iter_mut().enumerate() {
+                c.policy_score = if i == pos { 1.0 } else { 0.0 };
+            }
+            (pos, 1.0 / k as f64)
+        }
+        PolicyKind::RoundRobin => {
+            let pos = (st.round_robin % k as u64) as usize;
+            st.round_robin = st.round_robin.wrapping_add(1);
+            for (i, c) in cands.iter_mut().enumerate() {
+                c.policy_score = if i == pos { 1.0 } else { 0.0 };
+            }
+            (pos, 1.0)
+        }
+    }
+}
+
+/// The error for an empty candidate set, naming the constraint that emptied it.
+fn no_candidate(req: &TaskRequirements, rejected: Vec<RejectedModel>) -> RouteError {
+    let Some(stage) = rejected.iter().map(|r| r.reason.stage()).max() else {
+        return RouteError::NoCandidate {
+            constraint: "registry",
+            message: "no models are registered; install one with `noa models pull`".to_owned(),
+            rejected,
+        };
+    };
+    let last: Vec<&RejectedModel> = rejected.iter().filter(|r| r.reason.stage() == stage).collect();
+    let constraint = last[0].reason.constraint();
+    let earlier = rejected.len() - last.len();
+    let detail: Vec<String> = last.iter().map(|r| format!("`{}`: {}", r.model, r.reason)).collect();
+    let message = format!(
+        "no model can serve `{}`: the `{constraint}` constraint rejected the last {} candidate(s) \
+         ({earlier} rejected earlier): {}",
+        req.use_case,
+        last.len(),
+        detail.join("; ")
+    );
+    RouteError::NoCandidate { constraint, message, rejected }
+}
+
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub(crate) fn format_id(id: u64) -> String {
+    format!("d{id:016x}")
+}
+
+pub(crate) fn parse_id(s: &str) -> Option<u64> {
+    let hex = s.strip_prefix('d')?;
+    if hex.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}

@@ -1,0 +1,278 @@
+//! Durable router state under `NOA_HOME/router/`: the append-only feedback log
+//! (fsynced before feedback is acknowledged), the decision log (so feedback for a
+//! decision made before a restart still resolves), and a periodic snapshot that
+//! records how far into the feedback log it reaches. On start the router loads the
+//! snapshot and replays what follows, so `kill -9` at any moment loses no
+//! acknowledged feedback. A torn last line (a write cut short by a crash) was never
+//! acknowledged and is cut off on open.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use noa_registry::UseCase;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+use crate::policy::LatencyObs;
+use crate::policy::linucb::LinFeedback;
+use crate::requirements::PolicyKind;
+
+pub const FEEDBACK_FILE: &str = "feedback.jsonl";
+pub const DECISIONS_FILE: &str = "decisions.jsonl";
+pub const SNAPSHOT_FILE: &str = "snapshot.json";
+const SNAPSHOT_VERSION: u32 = 1;
+
+/// One line of `decisions.jsonl` (and a pending decision in a snapshot).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub id: String,
+    pub use_case: UseCase,
+    pub model: String,
+    pub policy: PolicyKind,
+    pub probability: f64,
+    pub features: Vec<f64>,
+    /// p95 predicted from the measurements alone (before feedback calibration).
+    #[serde(default)]
+    pub predicted_p95_ms: Option<f64>,
+    #[serde(default)]
+    pub latency_observed: bool,
+    pub unix_ms: u64,
+}
+
+/// What a feedback line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackKind {
+    /// The caller's reward (and maybe latency); closes the decision.
+    Reward,
+    /// A latency measured by the server itself (chat completions); the decision stays open.
+    Latency,
+}
+
+/// One line of `feedback.jsonl`. Self-contained: replay needs nothing else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRecord {
+    pub kind: FeedbackKind,
+    pub decision_id: String,
+    pub use_case: UseCase,
+    pub model: String,
+    #[serde(default)]
+    pub reward: Option<f64>,
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    /// Whether `latency_ms` updated the latency model (not when the server had
+    /// already measured this decision's latency itself).
+    #[serde(default)]
+    pub latency_applied: bool,
+    #[serde(default)]
+    pub predicted_p95_ms: Option<f64>,
+    pub features: Vec<f64>,
+    pub unix_ms: u64,
+}
+
+/// Router state at a point of the feedback log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    /// Byte offset into `feedback.jsonl` this snapshot includes.
+    pub feedback_offset: u64,
+    pub thompson: Vec<ArmSnapshot>,
+    pub linucb: Vec<(String, LinFeedback)>,
+    pub latency: Vec<(String, LatencyObs)>,
+    pub feedback_counts: Vec<(String, u64)>,
+    pub pending: Vec<DecisionRecord>,
+    pub done: Vec<String>,
+}
+
+/// Feedback counts of one (model, use case).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmSnapshot {
+    pub model: String,
+    pub use_case: UseCase,
+    pub s: f64,
+    pub f: f64,
+}
+
+/// What was on disk when the router started.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub snapshot: Option<Snapshot>,
+    /// Feedback after the snapshot, in log order.
+    pub feedback: Vec<FeedbackRecord>,
+    /// Decisions logged since the last snapshot.
+    pub decisions: Vec<DecisionRecord>,
+}
+
+/// The open log files.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    pub(crate) feedback: Mutex<File>,
+    pub(crate) decisions: Mutex<File>,
+}
+
+impl Store {
+    /// Open (creating) the router folder, recover its contents and repair torn tails.
+    pub fn open(dir: &Path) -> Result<(Store, Recovered), StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let snap_path = dir.join(SNAPSHOT_FILE);
+        let snapshot = match std::fs::read(&snap_path) {
+            Ok(bytes) => Some(serde_json::from_slice::<Snapshot>(&bytes).map_err(|e| {
+                StoreError::Corrupt {
+                    path: snap_path.display().to_string(),
+                    line: e.line(),
+                    reason: e.to_string(),
+                }
+            })?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StoreError::io(&snap_path, e)),
+        };
+        let offset = snapshot.as_ref().map_or(0, |s| s.feedback_offset);
+        let (feedback_file, feedback) = open_log(&dir.join(FEEDBACK_FILE), offset)?;
+        let (decisions_file, decisions) = open_log(&dir.join(DECISIONS_FILE), 0)?;
+        let store = Store {
+            dir: dir.to_owned(),
+            feedback: Mutex::new(feedback_file),
+            decisions: Mutex::new(decisions_file),
+        };
+        Ok((store, Recovered { snapshot, feedback, decisions }))
+    }
+
+    /// What is on disk, without creating or repairing anything (for `noa route`).
+    pub fn read_only(dir: &Path) -> Result<Recovered, StoreError> {
+        let snap_path = dir.join(SNAPSHOT_FILE);
+        let snapshot = match std::fs::read(&snap_path) {
+            Ok(bytes) => Some(serde_json::from_slice::<Snapshot>(&bytes).map_err(|e| {
+                StoreError::Corrupt {
+                    path: snap_path.display().to_string(),
+                    line: e.line(),
+                    reason: e.to_string(),
+                }
+            })?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StoreError::io(&snap_path, e)),
+        };
+        let offset = snapshot.as_ref().map_or(0, |s| s.feedback_offset);
+        let feedback = read_log(&dir.join(FEEDBACK_FILE), offset)?;
+        let decisions = read_log(&dir.join(DECISIONS_FILE), 0)?;
+        Ok(Recovered { snapshot, feedback, decisions })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Append one decision line (no fsync: surviving a killed process is enough, the
+    /// page cache outlives it).
+    pub fn log_decision(&self, rec: &DecisionRecord) -> Result<(), StoreError> {
+        let mut line = serde_json::to_vec(rec).unwrap_or_default();
+        line.push(b'\n');
+        let mut f = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(&line).map_err(|e| StoreError::io(&self.dir.join(DECISIONS_FILE), e))
+    }
+
+    /// Append one feedback line and fsync it. The caller holds the file's lock.
+    pub(crate) fn append_feedback(
+        &self,
+        file: &mut File,
+        rec: &FeedbackRecord,
+    ) -> Result<(), StoreError> {
+        let path = self.dir.join(FEEDBACK_FILE);
+        let mut line = serde_json::to_vec(rec).unwrap_or_default();
+        line.push(b'\n');
+        file.write_all(&line).map_err(|e| StoreError::io(&path, e))?;
+        file.sync_data().map_err(|e| StoreError::io(&path, e))
+    }
+
+    /// Write `snapshot` atomically, then empty the decision log it supersedes. The
+    /// caller holds both log locks so nothing is appended in between.
+    pub(crate) fn write_snapshot(
+        &self,
+        decisions: &mut File,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError> {
+        let path = self.dir.join(SNAPSHOT_FILE);
+        let tmp = self.dir.join(format!("{SNAPSHOT_FILE}.tmp"));
+        let bytes = serde_json::to_vec(snapshot).unwrap_or_default();
+        let io = |e| StoreError::io(&tmp, e);
+        let mut f = File::create(&tmp).map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        let dpath = self.dir.join(DECISIONS_FILE);
+        decisions.set_len(0).map_err(|e| StoreError::io(&dpath, e))?;
+        decisions.sync_all().map_err(|e| StoreError::io(&dpath, e))
+    }
+
+    pub(crate) fn snapshot_version() -> u32 {
+        SNAPSHOT_VERSION
+    }
+}
+
+/// Open a JSON-lines log for appending and parse it from `offset`. A last line without
+/// its newline is a torn write and is cut off; a bad line before it is corruption.
+fn open_log<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    offset: u64,
+) -> Result<(File, Vec<T>), StoreError> {
+    let io = |e| StoreError::io(path, e);
+    let mut file =
+        OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut text = Vec::new();
+    let start = offset.min(len);
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    file.read_to_end(&mut text).map_err(io)?;
+    let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+    if complete < text.len() {
+        tracing::warn!(path = %path.display(), bytes = text.len() - complete, "cutting off a torn last line");
+        file.set_len(start + complete as u64).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    Ok((file, parse_lines(path, &text[..complete])?))
+}
+
+/// Parse a log from `offset` without touching it; a torn last line is ignored.
+fn read_log<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    offset: u64,
+) -> Result<Vec<T>, StoreError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
+    let text = &bytes[(offset as usize).min(bytes.len())..];
+    let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+    parse_lines(path, &text[..complete])
+}
+
+fn parse_lines<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &[u8],
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let rec = serde_json::from_slice(line).map_err(|e| StoreError::Corrupt {
+            path: path.display().to_string(),
+            line: i + 1,
+            reason: e.to_string(),
+        })?;
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+/// Offset of the end of the feedback log (for a snapshot taken under its lock).
+pub(crate) fn log_len(file: &File) -> u64 {
+    file.metadata().map_or(0, |m| m.len())
+}

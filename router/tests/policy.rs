@@ -1,0 +1,276 @@
+//! Policy behaviour: hard constraints reject with the right reasons, Thompson sampling
+//! finds the better model from feedback and overturns capped priors, LinUCB learns a
+//! per-use-case preference, and the reported selection probabilities are right.
+
+use noa_registry::{PrivacyTier, Registry, UseCase};
+use noa_router::testing::{measured, model, registry_with};
+use noa_router::{PolicyKind, Rejection, RouteError, Router, RouterConfig, TaskRequirements};
+use rand::{Rng, SeedableRng};
+
+fn cfg(policy: PolicyKind, seed: u64) -> RouterConfig {
+    RouterConfig { policy, seed: Some(seed), ..RouterConfig::default() }
+}
+
+fn code() -> TaskRequirements {
+    TaskRequirements::new(UseCase::CodeGeneration)
+}
+
+#[test]
+fn constraints_reject_each_model_with_its_reason() {
+    let mut reg = Registry::default();
+    let code_uc = [UseCase::CodeGeneration];
+    reg.upsert(measured(
+        model("good", 100 << 20, &code_uc),
+        UseCase::CodeGeneration,
+        0.8,
+        400,
+        50.0,
+        5.0,
+    ));
+    let mut missing = model("missing", 100 << 20, &code_uc);
+    missing.file = None;
+    reg.upsert(missing);
+    reg.upsert(measured(
+        model("qa-only", 100 << 20, &[UseCase::Qa]),
+        UseCase::Qa,
+        0.9,
+        100,
+        50.0,
+        5.0,
+    ));
+    let mut cloud =
+        measured(model("cloud", 100 << 20, &code_uc), UseCase::CodeGeneration, 0.9, 400, 50.0, 5.0);
+    cloud.declared.privacy = PrivacyTier::Cloud;
+    reg.upsert(cloud);
+    reg.upsert(measured(
+        model("huge", 64 << 30, &code_uc),
+        UseCase::CodeGeneration,
+        0.9,
+        400,
+        50.0,
+        5.0,
+    ));
+    reg.upsert(measured(
+        model("slow", 100 << 20, &code_uc),
+        UseCase::CodeGeneration,
+        0.9,
+        400,
+        3000.0,
+        50.0,
+    ));
+    reg.upsert(measured(
+        model("weak", 100 << 20, &code_uc),
+        UseCase::CodeGeneration,
+        0.2,
+        400,
+        50.0,
+        5.0,
+    ));
+    reg.upsert(model("untimed", 100 << 20, &code_uc));
+    let config = RouterConfig { memory_bytes: Some(8 << 30), ..cfg(PolicyKind::Thompson, 1) };
+    let router = Router::in_memory(&reg, config);
+    let mut req = code();
+    req.privacy = Some(PrivacyTier::Local);
+    req.max_latency_ms = Some(2000.0);
+    req.min_quality = Some(0.5);
+    req.output_tokens = Some(100);
+    req.deny = vec!["denied".into()];
+    let d = router.select(&req).expect("one model survives");
+    assert_eq!(&*d.model, "good");
+    assert_eq!(d.probability, 1.0, "the only survivor is certain");
+    let reason = |id: &str| d.rejected.iter().find(|r| &*r.model == id).map(|r| r.reason.clone());
+    assert_eq!(reason("missing"), Some(Rejection::NotInstalled));
+    assert_eq!(reason("qa-only"), Some(Rejection::UseCase { use_case: UseCase::CodeGeneration }));
+    assert!(matches!(
+        reason("cloud"),
+        Some(Rejection::Privacy { model_tier: PrivacyTier::Cloud, .. })
+    ));
+    assert!(matches!(reason("huge"), Some(Rejection::Memory { .. })));
+    assert!(
+        matches!(reason("slow"), Some(Rejection::Latency { predicted_p95_ms, max_ms }) if predicted_p95_ms > max_ms)
+    );
+    assert!(
+        matches!(reason("weak"), Some(Rejection::Quality { lower_bound, .. }) if lower_bound < 0.5)
+    );
+    assert_eq!(reason("untimed"), Some(Rejection::LatencyUnknown { max_ms: 2000.0 }));
+    assert_eq!(d.rejected.len(), 7);
+    let human = reason("slow").unwrap().to_string();
+    assert!(human.contains("predicted p95") && human.contains("2000"), "{human}");
+}
+
+#[test]
+fn empty_candidate_set_names_the_constraint_that_emptied_it() {
+    let reg = registry_with(3);
+    let router = Router::in_memory(&reg, cfg(PolicyKind::Thompson, 1));
+    let mut req = code();
+    req.max_latency_ms = Some(1.0);
+    match router.select(&req) {
+        Err(RouteError::NoCandidate { constraint, message, rejected }) => {
+            assert_eq!(constraint, "max_latency_ms");
+            assert!(
+                message.contains("max_latency_ms") && message.contains("model-00"),
+                "{message}"
+            );
+            assert_eq!(rejected.len(), 3);
+        }
+        other => panic!("expected no candidate, got {other:?}"),
+    }
+    let mut req = code();
+    req.allow = vec!["nope".into()];
+    assert!(matches!(
+        router.select(&req),
+        Err(RouteError::NoCandidate { constraint: "allow/deny lists", .. })
+    ));
+    let mut req = TaskRequirements::new(UseCase::Vision);
+    req.min_quality = Some(0.1);
+    assert!(matches!(
+        router.select(&req),
+        Err(RouteError::NoCandidate { constraint: "use_case", .. })
+    ));
+    let mut bad = code();
+    bad.min_quality = Some(1.5);
+    assert!(matches!(
+        router.select(&bad),
+        Err(RouteError::InvalidRequirements { field: "min_quality", .. })
+    ));
+    bad.min_quality = Some(f64::NAN);
+    assert!(matches!(router.select(&bad), Err(RouteError::InvalidRequirements { .. })));
+}
+
+#[test]
+fn general_is_served_by_instruction_following_and_qa_measurements() {
+    let mut reg = Registry::default();
+    reg.upsert(measured(
+        model("if-model", 1 << 20, &[]),
+        UseCase::InstructionFollowing,
+        0.7,
+        100,
+        10.0,
+        1.0,
+    ));
+    reg.upsert(measured(
+        model("code-model", 1 << 20, &[]),
+        UseCase::CodeGeneration,
+        0.9,
+        100,
+        10.0,
+        1.0,
+    ));
+    let router = Router::in_memory(&reg, cfg(PolicyKind::Greedy, 1));
+    let d = router.select(&TaskRequirements::new(UseCase::General)).expect("general routes");
+    assert_eq!(&*d.model, "if-model");
+    assert_eq!(d.rejected.len(), 1);
+    assert!((d.candidates[0].estimated_quality - 0.7).abs() < 0.05);
+}
+
+/// Bernoulli rewards with the given success rate per model.
+fn train(
+    router: &Router,
+    req: &TaskRequirements,
+    rates: &[(&str, f64)],
+    rounds: usize,
+    seed: u64,
+) -> Vec<String> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut chosen = Vec::new();
+    for _ in 0..rounds {
+        let d = router.select(req).expect("decision");
+        let rate = rates.iter().find(|(m, _)| *m == &*d.model).map_or(0.0, |r| r.1);
+        let reward = if rng.random::<f64>() < rate { 1.0 } else { 0.0 };
+        router.feedback(&d.decision_id, reward, None).expect("feedback accepted");
+        chosen.push(d.model.to_string());
+    }
+    chosen
+}
+
+fn share(chosen: &[String], model: &str) -> f64 {
+    chosen.iter().filter(|m| *m == model).count() as f64 / chosen.len() as f64
+}
+
+#[test]
+fn thompson_converges_to_the_better_model() {
+    let mut reg = Registry::default();
+    reg.upsert(model("a", 1 << 20, &[UseCase::CodeGeneration]));
+    reg.upsert(model("b", 1 << 20, &[UseCase::CodeGeneration]));
+    let router = Router::in_memory(&reg, cfg(PolicyKind::Thompson, 3));
+    let chosen = train(&router, &code(), &[("a", 0.3), ("b", 0.8)], 600, 9);
+    let late = share(&chosen[450..], "b");
+    assert!(late > 0.85, "better model chosen only {late:.2} of the last 150");
+}
+
+#[test]
+fn capped_priors_are_overturned_by_feedback() {
+    let mut reg = Registry::default();
+    // Bench says `a` is far better, on many items.
+    reg.upsert(measured(model("a", 1 << 20, &[]), UseCase::CodeGeneration, 0.9, 5000, 10.0, 1.0));
+    reg.upsert(measured(model("b", 1 << 20, &[]), UseCase::CodeGeneration, 0.4, 5000, 10.0, 1.0));
+    let router = Router::in_memory(&reg, cfg(PolicyKind::Thompson, 5));
+    let first = train(&router, &code(), &[("a", 0.1), ("b", 0.9)], 20, 1);
+    assert!(share(&first, "a") > 0.5, "the prior should win at first");
+    let chosen = train(&router, &code(), &[("a", 0.1), ("b", 0.9)], 400, 2);
+    let late = share(&chosen[300..], "b");
+    assert!(late > 0.8, "feedback should overturn the prior, `b` got {late:.2}");
+}
+
+#[test]
+fn linucb_learns_a_preference_per_use_case() {
+    let mut reg = Registry::default();
+    let uses = [UseCase::CodeGeneration, UseCase::Qa];
+    reg.upsert(model("coder", 1 << 20, &uses));
+    reg.upsert(model("talker", 1 << 20, &uses));
+    let router = Router::in_memory(&reg, cfg(PolicyKind::Linucb, 4));
+    let qa = TaskRequirements::new(UseCase::Qa);
+    for round in 0..150 {
+        train(&router, &code(), &[("coder", 0.9), ("talker", 0.2)], 1, round);
+        train(&router, &qa, &[("coder", 0.2), ("talker", 0.9)], 1, 1000 + round);
+    }
+    let code_picks = train(&router, &code(), &[("coder", 0.9), ("talker", 0.2)], 40, 77);
+    let qa_picks = train(&router, &qa, &[("coder", 0.2), ("talker", 0.9)], 40, 78);
+    assert!(share(&code_picks, "coder") > 0.8, "code → coder {:.2}", share(&code_picks, "coder"));
+    assert!(share(&qa_picks, "talker") > 0.8, "qa → talker {:.2}", share(&qa_picks, "talker"));
+}
+
+#[test]
+fn thompson_probability_matches_selection_frequency() {
+    let mut reg = Registry::default();
+    for (id, q, n) in [("x", 0.6, 20), ("y", 0.55, 15), ("z", 0.4, 10)] {
+        reg.upsert(measured(model(id, 1 << 20, &[]), UseCase::CodeGeneration, q, n, 10.0, 1.0));
+    }
+    let router = Router::in_memory(&reg, cfg(PolicyKind::Thompson, 11));
+    let mut counts = std::collections::HashMap::<String, (u32, f64)>::new();
+    let n = 20_000;
+    for _ in 0..n {
+        let d = router.select(&code()).expect("decision");
+        let e = counts.entry(d.model.to_string()).or_default();
+        e.0 += 1;
+        e.1 = d.probability;
+    }
+    for (m, (c, p)) in counts {
+        let freq = f64::from(c) / f64::from(n);
+        assert!(
+            (freq - p).abs() < 0.04,
+            "{m}: chosen {freq:.3} of the time, reported probability {p:.3}"
+        );
+    }
+}
+
+#[test]
+fn baselines_report_exact_probabilities() {
+    let reg = registry_with(4);
+    let random = Router::in_memory(&reg, cfg(PolicyKind::Random, 2));
+    assert_eq!(random.select(&code()).expect("decision").probability, 0.25);
+    let rr = Router::in_memory(&reg, cfg(PolicyKind::RoundRobin, 2));
+    let picks: Vec<String> =
+        (0..8).map(|_| rr.select(&code()).expect("decision").model.to_string()).collect();
+    assert_eq!(picks[0..4], picks[4..8]);
+    let distinct: std::collections::HashSet<_> = picks.iter().collect();
+    assert_eq!(distinct.len(), 4);
+    let greedy = Router::in_memory(&reg, cfg(PolicyKind::Greedy, 2));
+    let d = greedy.select(&code()).expect("decision");
+    assert_eq!(&*d.model, "model-03", "highest measured code quality");
+    assert_eq!(d.probability, 1.0);
+    // A per-request override beats the configured policy.
+    let mut req = code();
+    req.policy = Some(PolicyKind::Random);
+    assert_eq!(greedy.select(&req).expect("decision").policy, PolicyKind::Random);
+}
