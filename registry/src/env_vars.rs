@@ -22,3 +22,10 @@ pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Log filter (tracing `EnvFilter` syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
+/// Folder with the real test models (`scripts/test-models.sh`; default
+/// `~/.cache/noa/test-models`). Read by tests only.
+pub const NOA_TEST_MODELS_DIR: &str = "NOA_TEST_MODELS_DIR";
+/// When set, the schema test rewrites `registry/models.schema.json` instead of failing.
+pub const NOA_UPDATE_SCHEMA: &str = "NOA_UPDATE_SCHEMA";
+/// Default download bandwidth for `noa models pull --dry-run` estimates.
+pub const NOA_BANDWIDTH: &str = "NOA_BANDWIDTH";

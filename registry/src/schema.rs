@@ -271,13 +271,10 @@ impl std::str::FromStr for UseCase {
             "agent_task" | "agents" | "agentic" => "agent",
             other => other,
         };
-        UseCase::ALL
-            .into_iter()
-            .find(|u| u.as_str() == alias)
-            .ok_or_else(|| {
-                let names: Vec<_> = UseCase::ALL.iter().map(|u| u.as_str()).collect();
-                format!("unknown use case `{s}` (expected one of: {})", names.join(", "))
-            })
+        UseCase::ALL.into_iter().find(|u| u.as_str() == alias).ok_or_else(|| {
+            let names: Vec<_> = UseCase::ALL.iter().map(|u| u.as_str()).collect();
+            format!("unknown use case `{s}` (expected one of: {})", names.join(", "))
+        })
     }
 }
 
