@@ -8,14 +8,31 @@
 //! replay results) are declared here too, so that `bench` writes, and `router` and
 //! `reports` read, one definition.
 
+pub mod catalog;
+pub mod disk;
 pub mod env_vars;
+pub mod error;
+pub mod gguf;
+pub mod hardware;
 pub mod home;
+pub mod install;
+pub mod manage;
+pub mod plan;
 pub mod runs;
 pub mod schema;
+pub mod source;
+pub mod status;
+pub mod store;
 
+mod entry;
+
+pub use catalog::CatalogEntry;
+pub use entry::now_rfc3339;
+pub use error::{Error, Result};
 pub use home::NoaHome;
 pub use schema::{
-    Declared, HardwareFingerprint, InstalledFile, Latency, Measurement, MeasurementKey,
-    ModelEntry, Percentiles, Priority, PrivacyTier, Quality, Registry, Source, UseCase,
-    SCHEMA_VERSION,
+    Declared, GgufSummary, HardwareFingerprint, InstalledFile, Latency, Measurement,
+    MeasurementKey, ModelEntry, Percentiles, PipPackage, Priority, PrivacyTier, Quality, Registry,
+    SCHEMA_VERSION, Source, UseCase,
 };
+pub use store::RegistryStore;
