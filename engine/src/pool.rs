@@ -127,7 +127,7 @@ impl ModelPool {
     pub fn loaded(&self) -> Vec<String> {
         let st = self.lock();
         let mut v: Vec<_> = st.loaded.iter().map(|(k, e)| (e.last_used, k.clone())).collect();
-        v.sort_by(|a, b| b.0.cmp(&a.0));
+        v.sort_by_key(|e| std::cmp::Reverse(e.0));
         v.into_iter().map(|(_, k)| k).collect()
     }
 
