@@ -1,10 +1,263 @@
-//! `noa serve` (placeholder: being built).
+//! `noa serve`: the router and OpenAI-compatible chat completions over HTTP. This file
+//! wires the pieces: the registry, the persistent router under `NOA_HOME/router`, and
+//! the engine's memory-bounded model pool adapted to the router's `ChatBackend`
+//! (models load on first use; the least recently used is unloaded when memory would
+//! run out). Stops gracefully on SIGINT/SIGTERM and snapshots what it learned.
 
-use super::{Context, Outcome};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use noa_engine::{
+    ChatMessage, EngineConfig, EngineError, FinishReason, GenerateRequest, ModelPool, PoolBudget,
+    Prompt, StreamEvent,
+};
+use noa_registry::RegistryStore;
+use noa_router::backend::BackendError;
+use noa_router::http::{AppState, HttpOptions};
+use noa_router::{
+    ChatBackend, ChatEvent, ChatOutput, ChatRequest, ChatStream, PolicyKind, Router, RouterConfig,
+};
+
+use super::{Context, Outcome, UserError};
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "NOA_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Default routing policy: thompson, linucb, greedy, random, round_robin.
+    #[arg(long, env = "NOA_POLICY", default_value = "thompson")]
+    pub policy: PolicyKind,
+    /// Memory models may use, e.g. `6G` or `512M` (default: what the OS reports available).
+    #[arg(long, env = "NOA_MEMORY_BUDGET", value_parser = parse_bytes)]
+    pub memory_budget: Option<u64>,
+    /// Seconds a request may take before it fails with 504.
+    #[arg(long, env = "NOA_REQUEST_TIMEOUT", default_value_t = 300)]
+    pub request_timeout: u64,
+    /// Largest request body accepted, bytes.
+    #[arg(long, env = "NOA_BODY_LIMIT", default_value_t = 2 << 20)]
+    pub body_limit: usize,
+    /// Seconds between snapshots of the router's learned state.
+    #[arg(long, env = "NOA_SNAPSHOT_INTERVAL", default_value_t = 60)]
+    pub snapshot_interval: u64,
+    /// llama.cpp threads per model (default: available cores).
+    #[arg(long, env = noa_registry::env_vars::NOA_THREADS)]
+    pub threads: Option<u32>,
+    /// Context size per sequence, tokens.
+    #[arg(long, env = "NOA_CTX", default_value_t = 2048)]
+    pub ctx: u32,
+    /// Sequences a loaded model decodes together.
+    #[arg(long, env = "NOA_PARALLEL", default_value_t = 4)]
+    pub parallel: u32,
+    /// Seed of the routing policy's random numbers (default: random).
+    #[arg(long, env = "NOA_ROUTER_SEED")]
+    pub seed: Option<u64>,
+}
 
-pub fn run(_args: ServeArgs, _ctx: &Context) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`noa serve` is not built yet")
+/// `6G`, `512M`, `1024K` or plain bytes.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let unit = t[i..].to_ascii_lowercase();
+            let mul: u64 = match unit.trim_end_matches("ib").trim_end_matches('b') {
+                "" => 1,
+                "k" => 1 << 10,
+                "m" => 1 << 20,
+                "g" => 1 << 30,
+                "t" => 1 << 40,
+                _ => return Err(format!("unknown size unit in `{s}` (use K, M, G or T)")),
+            };
+            (&t[..i], mul)
+        }
+        None => (t, 1),
+    };
+    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a size like `6G`"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("`{s}` is not a positive size"));
+    }
+    Ok((v * mul as f64) as u64)
+}
+
+pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    let registry = RegistryStore::open(&ctx.home).load().context("reading the model registry")?;
+    let paths: HashMap<String, PathBuf> = registry
+        .models
+        .iter()
+        .filter_map(|m| Some((m.id.clone(), m.file_path(&ctx.home)?)))
+        .collect();
+    let memory = args.memory_budget.or_else(noa_engine::pool::available_memory);
+    let config = RouterConfig {
+        policy: args.policy,
+        memory_bytes: memory,
+        seed: args.seed,
+        ..RouterConfig::default()
+    };
+    let router = Arc::new(
+        Router::open(&registry, config, &ctx.home.router_dir())
+            .context("opening the router's feedback log")?,
+    );
+    let mut engine = EngineConfig {
+        n_ctx: args.ctx,
+        n_seq_max: args.parallel.max(1),
+        ..EngineConfig::default()
+    };
+    if let Some(t) = args.threads {
+        engine.threads = t;
+    }
+    let budget = args.memory_budget.map_or(PoolBudget::Available, PoolBudget::Bytes);
+    let backend = Arc::new(EngineBackend { pool: ModelPool::new(engine, budget), paths });
+    let options = HttpOptions {
+        body_limit: args.body_limit,
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        ..HttpOptions::default()
+    };
+    let state = AppState::new(router.clone(), backend, options);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("noa-serve")
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr).await.map_err(|e| {
+            anyhow::Error::new(
+                UserError::new(format!("cannot listen on `{}`: {e}", args.addr))
+                    .hint("pick another address with `--addr`, e.g. `--addr 127.0.0.1:0`"),
+            )
+        })?;
+        let local = listener.local_addr()?;
+        eprintln!(
+            "noa serve: listening on http://{local} ({} models, policy {})",
+            router.table().rows.len(),
+            args.policy
+        );
+        let snapshots = tokio::spawn(snapshot_loop(
+            router.clone(),
+            Duration::from_secs(args.snapshot_interval.max(1)),
+        ));
+        let result = noa_router::http::serve(listener, state, shutdown_signal()).await;
+        snapshots.abort();
+        result.context("serving HTTP")?;
+        eprintln!("noa serve: stopped; state saved to {}", ctx.home.router_dir().display());
+        Ok(Outcome::Success)
+    })
+}
+
+async fn snapshot_loop(router: Arc<Router>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let r = router.clone();
+        match tokio::task::spawn_blocking(move || r.snapshot()).await {
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "snapshot failed; the feedback log still has everything")
+            }
+            Err(e) => tracing::warn!(error = %e, "snapshot task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    eprintln!("noa serve: shutting down");
+}
+
+/// The engine behind the router's backend trait.
+struct EngineBackend {
+    pool: ModelPool,
+    paths: HashMap<String, PathBuf>,
+}
+
+impl EngineBackend {
+    fn model(&self, id: &str) -> Result<noa_engine::Model, BackendError> {
+        let path = self.paths.get(id).ok_or_else(|| BackendError::Unavailable {
+            model: id.to_owned(),
+            reason: "no model file is installed".to_owned(),
+        })?;
+        self.pool.get(id, path).map_err(|e| engine_error(id, e))
+    }
+}
+
+fn engine_error(id: &str, e: EngineError) -> BackendError {
+    match e {
+        EngineError::PromptTooLong { .. } => BackendError::BadRequest(e.to_string()),
+        EngineError::BadModel { .. } | EngineError::Load { .. } | EngineError::Unavailable(_) => {
+            BackendError::Unavailable { model: id.to_owned(), reason: e.to_string() }
+        }
+        other => BackendError::Failed(other.to_string()),
+    }
+}
+
+fn request(req: ChatRequest) -> GenerateRequest {
+    GenerateRequest {
+        prompt: Prompt::Chat(
+            req.messages.into_iter().map(|m| ChatMessage::new(m.role, m.content)).collect(),
+        ),
+        max_tokens: req.max_tokens,
+        stop: req.stop,
+        temperature: req.temperature,
+        seed: req.seed,
+        constraint: None,
+    }
+}
+
+fn finish(f: FinishReason) -> &'static str {
+    match f {
+        FinishReason::Length => "length",
+        _ => "stop",
+    }
+}
+
+impl ChatBackend for EngineBackend {
+    fn complete(&self, model_id: &str, req: ChatRequest) -> Result<ChatOutput, BackendError> {
+        let g =
+            self.model(model_id)?.generate(request(req)).map_err(|e| engine_error(model_id, e))?;
+        Ok(ChatOutput {
+            text: g.text,
+            prompt_tokens: g.prompt_tokens,
+            completion_tokens: g.gen_tokens,
+            finish_reason: finish(g.finish),
+        })
+    }
+
+    fn stream(&self, model_id: &str, req: ChatRequest) -> Result<ChatStream, BackendError> {
+        let rx = self
+            .model(model_id)?
+            .generate_stream(request(req))
+            .map_err(|e| engine_error(model_id, e))?;
+        Ok(Box::new(rx.into_iter().map(|ev| match ev {
+            StreamEvent::Token(t) => ChatEvent::Delta(t),
+            StreamEvent::Done(g) => ChatEvent::Done(ChatOutput {
+                text: g.text,
+                prompt_tokens: g.prompt_tokens,
+                completion_tokens: g.gen_tokens,
+                finish_reason: finish(g.finish),
+            }),
+            StreamEvent::Failed(m) => ChatEvent::Failed(m),
+        })))
+    }
+
+    fn loaded(&self) -> Vec<String> {
+        self.pool.loaded()
+    }
 }
