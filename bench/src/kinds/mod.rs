@@ -30,6 +30,9 @@ pub mod pycall;
 pub mod sandbox;
 mod util;
 
+#[cfg(test)]
+mod real_model_tests;
+
 use crate::kind::TaskKind;
 
 /// Every kind name, as written in `suite.toml`.
