@@ -1,10 +1,15 @@
-//! Continuation log-likelihoods for multiple choice (lm-eval's `loglikelihood`). Each
-//! request is one sequence: `context + continuation` is tokenized whole, the
-//! continuation tokens are the ones past the longest common prefix with the context's
-//! own tokenization, logits are requested for exactly the positions that predict them,
-//! and the log-softmax is taken here in f64. Several requests share each decode as
-//! separate sequences; requests longer than a batch are fed in chunks.
+//! Continuation log-likelihoods for multiple choice (lm-eval's `loglikelihood`).
+//! `context + continuation` is tokenized whole; the continuation tokens are the ones
+//! past the longest common prefix with the context's own tokenization; logits are
+//! requested for exactly the positions that predict them; the log-softmax is taken here
+//! in f64.
+//!
+//! Requests with the same context (the options of one question) form a group that
+//! occupies one sequence: the shared prefix is decoded once, then each option's tokens
+//! are decoded after it and removed from the KV cache again. Groups run side by side as
+//! separate sequences in each decode; long inputs are fed in chunks of `n_batch`.
 
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use llama_cpp_2::context::LlamaContext;
@@ -14,15 +19,34 @@ use llama_cpp_2::token::LlamaToken;
 
 use crate::{EngineError, Loglikelihood, LoglikelihoodRequest};
 
-struct Scoring {
+struct Item {
     index: usize,
     tokens: Vec<LlamaToken>,
     /// First token index that belongs to the continuation.
     split: usize,
+}
+
+struct Current {
+    item: Item,
+    /// Next position to feed.
     fed: usize,
     logprob: f64,
     greedy: bool,
     started: Instant,
+}
+
+struct Group {
+    prefix: Vec<LlamaToken>,
+    fed: usize,
+    /// Logits at the last prefix position (they predict a continuation's first token).
+    last_logits: Option<Vec<f32>>,
+    items: VecDeque<Item>,
+    current: Option<Current>,
+}
+
+enum Out {
+    Prefix,
+    Item(usize),
 }
 
 /// Split a request into whole-text tokens and the continuation start.
@@ -46,23 +70,22 @@ fn prepare(
 fn score(logits: &[f32], target: LlamaToken) -> (f64, bool) {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
     let sum: f64 = logits.iter().map(|&l| ((l as f64) - max).exp()).sum();
-    let t = target.0 as usize;
-    let lp = logits.get(t).map_or(f64::NEG_INFINITY, |&l| (l as f64) - max - sum.ln());
-    let greedy = crate::sampler::argmax(logits) == target;
-    (lp, greedy)
+    let lp = usize::try_from(target.0)
+        .ok()
+        .and_then(|t| logits.get(t))
+        .map_or(f64::NEG_INFINITY, |&l| (l as f64) - max - sum.ln());
+    (lp, crate::sampler::argmax(logits) == target)
 }
 
-pub(crate) fn run(
+/// Group requests by context; answer the trivial and impossible ones at once.
+fn plan(
     model: &LlamaModel,
-    ctx: &mut LlamaContext<'_>,
-    requests: Vec<LoglikelihoodRequest>,
+    requests: &[LoglikelihoodRequest],
     n_ctx_seq: u32,
-    n_seq_max: u32,
-    n_batch: u32,
-) -> Vec<Result<Loglikelihood, EngineError>> {
-    let mut results: Vec<Option<Result<Loglikelihood, EngineError>>> =
-        requests.iter().map(|_| None).collect();
-    let mut pending = std::collections::VecDeque::new();
+    results: &mut [Option<Result<Loglikelihood, EngineError>>],
+) -> VecDeque<Group> {
+    let mut by_context: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<(Vec<Item>, usize)> = Vec::new();
     for (index, r) in requests.iter().enumerate() {
         match prepare(model, r) {
             Err(e) => results[index] = Some(Err(e)),
@@ -76,32 +99,91 @@ pub(crate) fn run(
             }
             Ok((tokens, _)) if tokens.len() - 1 > n_ctx_seq as usize => {
                 results[index] = Some(Err(EngineError::PromptTooLong {
-                    tokens: tokens.len() as u32,
+                    tokens: tokens.len() as u32 - 1,
                     n_ctx: n_ctx_seq,
                 }))
             }
-            Ok((tokens, split)) => pending.push_back(Scoring {
-                index,
-                tokens,
-                split,
-                fed: 0,
-                logprob: 0.0,
-                greedy: true,
-                started: Instant::now(),
-            }),
+            Ok((tokens, split)) => {
+                let g = *by_context.entry(r.context.as_str()).or_insert_with(|| {
+                    groups.push((Vec::new(), usize::MAX));
+                    groups.len() - 1
+                });
+                groups[g].1 = groups[g].1.min(split);
+                groups[g].0.push(Item { index, tokens, split });
+            }
         }
     }
+    groups
+        .into_iter()
+        .map(|(items, p)| Group {
+            prefix: items[0].tokens[..p].to_vec(),
+            fed: 0,
+            last_logits: None,
+            items: items.into(),
+            current: None,
+        })
+        .collect()
+}
+
+pub(crate) fn run(
+    model: &LlamaModel,
+    ctx: &mut LlamaContext<'_>,
+    requests: Vec<LoglikelihoodRequest>,
+    n_ctx_seq: u32,
+    n_seq_max: u32,
+    n_batch: u32,
+) -> Vec<Result<Loglikelihood, EngineError>> {
+    let mut results: Vec<Option<Result<Loglikelihood, EngineError>>> =
+        requests.iter().map(|_| None).collect();
+    let mut pending = plan(model, &requests, n_ctx_seq, &mut results);
     let n_batch = n_batch.max(1) as usize;
     let mut batch = LlamaBatch::new(n_batch, 1);
-    let mut slots: Vec<Option<Scoring>> = (0..n_seq_max.max(1)).map(|_| None).collect();
+    let mut slots: Vec<Option<Group>> = (0..n_seq_max.max(1)).map(|_| None).collect();
     loop {
-        for slot in slots.iter_mut().filter(|s| s.is_none()) {
-            match pending.pop_front() {
-                Some(mut s) => {
-                    s.started = Instant::now();
-                    *slot = Some(s);
+        // Retire finished items and groups; start the next item of each group.
+        for (id, slot) in slots.iter_mut().enumerate() {
+            while let Some(g) = slot.as_mut() {
+                if g.fed < g.prefix.len() {
+                    break;
                 }
-                None => break,
+                if let Some(c) = g.current.as_ref()
+                    && c.fed + 1 < c.item.tokens.len()
+                {
+                    break;
+                }
+                if let Some(c) = g.current.take() {
+                    let _ =
+                        ctx.clear_kv_cache_seq(Some(id as u32), Some(g.prefix.len() as u32), None);
+                    results[c.item.index] = Some(Ok(Loglikelihood {
+                        logprob: c.logprob,
+                        tokens: (c.item.tokens.len() - c.item.split) as u32,
+                        is_greedy: c.greedy,
+                        elapsed_ms: c.started.elapsed().as_secs_f64() * 1000.0,
+                    }));
+                }
+                let Some(item) = g.items.pop_front() else {
+                    let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
+                    *slot = pending.pop_front();
+                    continue;
+                };
+                let mut c = Current {
+                    fed: g.prefix.len(),
+                    item,
+                    logprob: 0.0,
+                    greedy: true,
+                    started: Instant::now(),
+                };
+                if c.item.split == g.prefix.len()
+                    && let Some(l) = g.last_logits.as_ref()
+                {
+                    let (lp, greedy) = score(l, c.item.tokens[c.fed]);
+                    c.logprob += lp;
+                    c.greedy &= greedy;
+                }
+                g.current = Some(c);
+            }
+            if slot.is_none() {
+                *slot = pending.pop_front();
             }
         }
         if slots.iter().all(Option::is_none) {
@@ -109,61 +191,73 @@ pub(crate) fn run(
         }
         batch.clear();
         let mut budget = n_batch;
-        // (slot, batch index, position) of every output requested.
-        let mut outputs = Vec::new();
+        let mut outputs: Vec<(usize, i32, Out)> = Vec::new();
         let mut n = 0i32;
         let mut add_failed = false;
-        for (id, s) in slots.iter_mut().enumerate() {
-            let Some(s) = s else { continue };
-            // The last token is never fed: nothing is predicted from it.
-            let feed_end = s.tokens.len() - 1;
-            let take = (feed_end - s.fed).min(budget);
-            for p in s.fed..s.fed + take {
-                let want = p + 1 >= s.split;
-                add_failed |= batch.add(s.tokens[p], p as i32, &[id as i32], want).is_err();
-                if want {
-                    outputs.push((id, n, p));
-                }
-                n += 1;
-            }
-            s.fed += take;
-            budget -= take;
+        for (id, slot) in slots.iter_mut().enumerate() {
+            let Some(g) = slot.as_mut() else { continue };
             if budget == 0 {
                 break;
+            }
+            let seq = [id as i32];
+            if g.fed < g.prefix.len() {
+                let take = (g.prefix.len() - g.fed).min(budget);
+                for p in g.fed..g.fed + take {
+                    let want = p + 1 == g.prefix.len();
+                    add_failed |= batch.add(g.prefix[p], p as i32, &seq, want).is_err();
+                    if want {
+                        outputs.push((id, n, Out::Prefix));
+                    }
+                    n += 1;
+                }
+                g.fed += take;
+                budget -= take;
+            } else if let Some(c) = g.current.as_mut() {
+                // The last token is never fed: nothing is predicted from it.
+                let take = (c.item.tokens.len() - 1 - c.fed).min(budget);
+                for p in c.fed..c.fed + take {
+                    let want = p + 1 >= c.item.split;
+                    add_failed |= batch.add(c.item.tokens[p], p as i32, &seq, want).is_err();
+                    if want {
+                        outputs.push((id, n, Out::Item(p)));
+                    }
+                    n += 1;
+                }
+                c.fed += take;
+                budget -= take;
             }
         }
         let decoded = if add_failed {
             Err("batch overflow".to_owned())
+        } else if n == 0 {
+            Ok(())
         } else {
             ctx.decode(&mut batch).map_err(|e| e.to_string())
         };
         if let Err(e) = decoded {
             for (id, slot) in slots.iter_mut().enumerate() {
-                if let Some(s) = slot.take() {
+                if let Some(g) = slot.take() {
                     let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
-                    results[s.index] = Some(Err(EngineError::Decode(e.clone())));
+                    let failed = g.current.map(|c| c.item).into_iter().chain(g.items);
+                    for item in failed {
+                        results[item.index] = Some(Err(EngineError::Decode(e.clone())));
+                    }
                 }
             }
             continue;
         }
-        for (id, idx, p) in outputs {
-            if let Some(s) = slots[id].as_mut() {
-                let (lp, greedy) = score(ctx.get_logits_ith(idx), s.tokens[p + 1]);
-                s.logprob += lp;
-                s.greedy &= greedy;
-            }
-        }
-        for (id, slot) in slots.iter_mut().enumerate() {
-            if slot.as_ref().is_some_and(|s| s.fed + 1 >= s.tokens.len())
-                && let Some(s) = slot.take()
-            {
-                let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
-                results[s.index] = Some(Ok(Loglikelihood {
-                    logprob: s.logprob,
-                    tokens: (s.tokens.len() - s.split) as u32,
-                    is_greedy: s.greedy,
-                    elapsed_ms: s.started.elapsed().as_secs_f64() * 1000.0,
-                }));
+        for (id, idx, out) in outputs {
+            let Some(g) = slots[id].as_mut() else { continue };
+            let logits = ctx.get_logits_ith(idx);
+            match out {
+                Out::Prefix => g.last_logits = Some(logits.to_vec()),
+                Out::Item(p) => {
+                    if let Some(c) = g.current.as_mut() {
+                        let (lp, greedy) = score(logits, c.item.tokens[p + 1]);
+                        c.logprob += lp;
+                        c.greedy &= greedy;
+                    }
+                }
             }
         }
     }
