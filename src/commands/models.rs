@@ -391,12 +391,12 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<Outcome> {
 }
 
 fn add(args: AddArgs, ctx: &Context) -> anyhow::Result<Outcome> {
-    if let Some(id) = &args.id {
-        if catalog::get(id).is_some() {
-            return Err(UserError::new(format!("`{id}` is a catalog model id"))
-                .hint("pick another --id, or `noa models pull` it")
-                .into());
-        }
+    if let Some(id) = &args.id
+        && catalog::get(id).is_some()
+    {
+        return Err(UserError::new(format!("`{id}` is a catalog model id"))
+            .hint("pick another --id, or `noa models pull` it")
+            .into());
     }
     let e = manage::add_local(&ctx.home, &args.path, args.id.as_deref(), args.use_cases)
         .map_err(user_facing)?;
