@@ -1,6 +1,7 @@
 //! Throughput measured exactly the way llama.cpp's `llama-bench` measures pp and tg, so
 //! the two can be compared side by side: a fresh context of `n_prompt + n_gen` tokens
-//! (batch 2048, micro-batch 512, llama.cpp's default context parameters otherwise),
+//! (batch 2048, micro-batch 512, no full-size SWA cache, llama.cpp's default context
+//! parameters otherwise),
 //! random tokens (BOS first when the model adds one), one warm-up run, then per
 //! repetition: clear the KV cache, time the test. pp decodes the prompt in batches of
 //! `n_batch`; tg decodes `n_gen` single tokens, synchronising after each. Result:
@@ -72,6 +73,7 @@ fn test(
         .with_n_ctx(NonZeroU32::new(n_prompt + n_gen))
         .with_n_batch(BENCH_N_BATCH)
         .with_n_ubatch(BENCH_N_UBATCH)
+        .with_swa_full(false)
         .with_n_threads(threads as i32)
         .with_n_threads_batch(threads as i32);
     let mut ctx = model.new_context(backend()?, params).map_err(|e| dec(e.to_string()))?;
