@@ -5,6 +5,9 @@
 //! kept up to date with Sherman–Morrison, so scoring a model is O(d²) with no
 //! allocation.
 
+// Dense linear algebra on fixed-size arrays reads clearest with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::RouterConfig;

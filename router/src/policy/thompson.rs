@@ -227,20 +227,6 @@ pub fn norm_cdf(z: f64) -> f64 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tabulated_cdf_is_close_to_the_exact_one() {
-        for i in -1000..=1000 {
-            let z = f64::from(i) / 100.0;
-            assert!((norm_cdf(z) - norm_cdf_exact(z)).abs() < 5e-5, "z = {z}");
-        }
-        assert!((norm_cdf_exact(1.96) - 0.975).abs() < 1e-4);
-    }
-}
-
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
@@ -254,4 +240,18 @@ fn erfc(x: f64) -> f64 {
                                 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let r = t * poly.exp();
     if x >= 0.0 { r } else { 2.0 - r }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabulated_cdf_is_close_to_the_exact_one() {
+        for i in -1000..=1000 {
+            let z = f64::from(i) / 100.0;
+            assert!((norm_cdf(z) - norm_cdf_exact(z)).abs() < 5e-5, "z = {z}");
+        }
+        assert!((norm_cdf_exact(1.96) - 0.975).abs() < 1e-4);
+    }
 }
