@@ -13,7 +13,8 @@
 //! `tool` role, so a `tool` message would fail or be misread. Replies are parsed
 //! leniently (fenced or inline JSON, `name`/`arguments`, `action`/`action_input`);
 //! one that holds no call gets an error message back and costs a turn. The episode
-//! ends at a final answer or after `max_turns` replies.
+//! ends at a final answer or after `max_turns` replies. With `constrained = true`
+//! every reply is held to a JSON schema of the tool calls and the final answer.
 //!
 //! Score (partial credit) = checks passed / checks made, where the checks are: each
 //! expected file's content (case and surrounding whitespace ignored), each file that
@@ -22,7 +23,7 @@
 //! must contain the expected words), and — one check — that no other initial file
 //! or key was changed or lost. The detail names the failed checks.
 
-use noa_engine::{ChatMessage, Prompt};
+use noa_engine::{ChatMessage, Constraint, Prompt};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -98,9 +99,44 @@ pub(crate) fn system_prompt() -> String {
          Each of your replies must be exactly one JSON object and nothing else:\n\
          - to call a tool: {{\"tool\": \"<tool name>\", \"args\": {{...}}}}\n\
          - when the task is done: {{\"final\": \"<your answer, or a short summary>\"}}\n\
-         Call one tool per reply; you will get its result in the next message.",
+         Call one tool per reply; you will get its result in the next message.\n\n\
+         Example. Task: What is 6 times 7?\n\
+         Reply: {{\"tool\": \"calculator\", \"args\": {{\"expression\": \"6 * 7\"}}}}\n\
+         Message: Tool result (calculator): 42\n\
+         Reply: {{\"final\": \"42\"}}",
         tools.join("\n")
     )
+}
+
+/// The JSON schema of one reply (with `constrained = true`): a call of one of the
+/// tools with its string arguments, or `{"final": text}`.
+pub fn reply_schema() -> Value {
+    let mut branches: Vec<Value> = TOOLS
+        .iter()
+        .map(|(name, example, _)| {
+            let keys: Vec<String> = serde_json::from_str::<Map<String, Value>>(example)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            let props: Map<String, Value> =
+                keys.iter().map(|k| (k.clone(), serde_json::json!({"type": "string"}))).collect();
+            // `calendar_list` lists everything without a date.
+            let required = if *name == "calendar_list" { Vec::new() } else { keys };
+            serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "tool": {"enum": [name]},
+                    "args": {"type": "object", "properties": props, "required": required},
+                },
+                "required": ["tool", "args"],
+            })
+        })
+        .collect();
+    branches.push(serde_json::json!({
+        "type": "object",
+        "properties": {"final": {"type": "string"}},
+        "required": ["final"],
+    }));
+    serde_json::json!({"anyOf": branches})
 }
 
 /// What a reply asks for.
@@ -195,7 +231,11 @@ impl AgentEpisode {
             Prompt::Raw(t)
         };
         let stops: &[&str] = if self.settings.chat { &[] } else { &["\nUser:", "\nSystem:"] };
-        Step::Generate(request(&self.settings, prompt, stops))
+        let mut req = request(&self.settings, prompt, stops);
+        if self.settings.constrained {
+            req.constraint = Some(Constraint::JsonSchema(reply_schema()));
+        }
+        Step::Generate(req)
     }
 
     fn transcript(&self) -> String {

@@ -175,3 +175,20 @@ fn bad_records_are_errors() {
             .is_err()
     );
 }
+
+#[test]
+fn constrained_replies_follow_a_schema_of_the_tools() {
+    let (item, _) = items().remove(0);
+    let mut ep = Agent.episode(&item, &GenSettings { constrained: true, ..Default::default() });
+    let Step::Generate(req) = ep.step(None) else { panic!("expected a generation") };
+    let Some(noa_engine::Constraint::JsonSchema(schema)) = req.constraint else {
+        panic!("no schema")
+    };
+    let branches = schema["anyOf"].as_array().unwrap();
+    assert_eq!(branches.len(), TOOLS.len() + 1);
+    assert_eq!(branches[2]["properties"]["tool"]["enum"][0], "read_file");
+    assert_eq!(branches[2]["properties"]["args"]["required"], json!(["path"]));
+    assert_eq!(branches.last().unwrap()["required"], json!(["final"]));
+    let free = Agent.episode(&item, &GenSettings::default()).step(None);
+    assert!(matches!(free, Step::Generate(r) if r.constraint.is_none()));
+}

@@ -7,8 +7,9 @@
 //!
 //! Both sides are normalised as SQuAD does (lowercase, punctuation and the articles
 //! a/an/the removed, whitespace collapsed). The output matches when, normalised, the
-//! whole output, its first non-empty line, or the text after its last "answer is" /
-//! "answer:" equals an accepted answer.
+//! whole output, its first non-empty line, what follows the last "is/are/was/were"
+//! of that line ("The capital of France is Paris."), or the text after the last
+//! "answer is" / "answer:" equals an accepted answer.
 
 use serde_json::{Value, json};
 
@@ -37,6 +38,18 @@ fn candidates(output: &str) -> Vec<String> {
     let mut c = vec![output.to_string()];
     if let Some(line) = output.lines().find(|l| !l.trim().is_empty()) {
         c.push(line.to_string());
+    }
+    // "The capital of France is Paris." → "Paris.": what follows the last copula of
+    // the first line, the usual shape of a one-sentence answer.
+    if let Some(line) = c.get(1).cloned() {
+        let l = line.to_ascii_lowercase();
+        if let Some(p) = [" is ", " are ", " was ", " were "]
+            .iter()
+            .filter_map(|w| l.rfind(w).map(|p| p + w.len()))
+            .max()
+        {
+            c.push(line[p..].to_string());
+        }
     }
     // ASCII lowercasing keeps byte offsets, so positions found apply to `output`.
     let lower = output.to_ascii_lowercase();
@@ -143,6 +156,8 @@ mod tests {
         assert_eq!(score("Let me think. The answer is: Paris", &a).value, 1.0);
         assert_eq!(score("Lyon", &a).value, 0.0);
         assert_eq!(score("Paris or Lyon", &a).value, 0.0);
+        assert_eq!(score("The capital of France is Paris.", &a).value, 1.0);
+        assert_eq!(score("The capital of France is Lyon, not Paris.", &a).value, 0.0);
         assert_eq!(score("", &a).value, 0.0);
         let n = Exact.parse(&json!({"question": "2+2?", "answer": 4}), 1).unwrap();
         assert_eq!(score("4", &answers(&n)).value, 1.0);

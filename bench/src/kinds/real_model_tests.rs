@@ -164,3 +164,19 @@ fn constrained_bfcl_output_is_always_a_parsable_call() {
     assert!(detail != "no JSON function call in the output", "{}", score.output);
     assert!(score.output.contains("math.factorial"), "{}", score.output);
 }
+
+#[test]
+fn constrained_agent_replies_are_always_actions() {
+    let m = model("smollm2-135m-instruct.gguf");
+    let settings =
+        GenSettings { max_tokens: 96, max_turns: 2, constrained: true, ..Default::default() };
+    let (score, rendered) = drive(&m, by_name("agent").unwrap(), &agent_item(), &settings);
+    sane(&score, "constrained agent");
+    let detail = score.detail.unwrap_or_default();
+    assert!(
+        !score.output.contains("Error: your reply held no tool call"),
+        "{detail}\n{}",
+        score.output
+    );
+    assert!(rendered.len() == 2 || detail.contains("final answer given"), "{detail}");
+}
