@@ -181,7 +181,9 @@ pub async fn download(
             break;
         }
         attempt += 1;
-        match stream_once(&client, url, token, &mut file, &mut hasher, &mut have, &bar).await {
+        match stream_once(&client, url, token, (&mut file, part), &mut hasher, &mut have, &bar)
+            .await
+        {
             Ok(Done::Complete) if want_size.is_none_or(|s| s == have) => break,
             Ok(Done::Complete) => {} // Body ended early: resume.
             Ok(Done::Restart) => {
@@ -250,7 +252,7 @@ async fn stream_once(
     client: &reqwest::Client,
     url: &str,
     token: Option<&str>,
-    file: &mut std::fs::File,
+    (file, part): (&mut std::fs::File, &Path),
     hasher: &mut Sha256,
     have: &mut u64,
     bar: &indicatif::ProgressBar,
@@ -290,8 +292,7 @@ async fn stream_once(
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| Attempt::Transient(http_err(url, e)))?;
-        file.write_all(&chunk)
-            .map_err(|e| Attempt::Fatal(Error::io("write", "download part", e)))?;
+        file.write_all(&chunk).map_err(|e| Attempt::Fatal(Error::io("write", part, e)))?;
         hasher.update(&chunk);
         *have += chunk.len() as u64;
         bar.set_position(*have);
