@@ -1,10 +1,295 @@
-//! `noa bench` (placeholder: being built).
+//! `noa bench`: run the installed models through the evaluation suites, record every
+//! item under `runs/<run-id>/`, write the measurements into `models.json`, and print
+//! a model × suite summary (a table, or JSON with `--json`).
 
-use super::{Context, Outcome};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
+use anyhow::Context as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use noa_bench::runner::plan::{format_duration, parse_duration};
+use noa_bench::{Progress, RunError, RunOptions, RunReport};
+use noa_registry::{UseCase, env_vars};
+use serde_json::json;
+
+use super::{Context, Outcome, UserError};
+
+/// Run models through the evaluation suites and record what they score.
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Models to bench, comma-separated ids (default: every installed model).
+    #[arg(long, value_delimiter = ',', env = "NOA_BENCH_MODELS", value_name = "IDS")]
+    pub models: Vec<String>,
+    /// Suites to run, comma-separated ids (default: all; see `noa evalsets list`).
+    #[arg(long, value_delimiter = ',', env = "NOA_BENCH_SUITES", value_name = "IDS")]
+    pub suites: Vec<String>,
+    /// Only suites of these use cases, comma-separated (e.g. `code_generation,qa`).
+    #[arg(long, value_delimiter = ',', env = "NOA_BENCH_USE_CASES", value_name = "USE_CASES")]
+    pub use_cases: Vec<String>,
+    /// Items per suite, overriding each suite's default sample size.
+    #[arg(long, env = "NOA_BENCH_LIMIT", value_name = "N")]
+    pub limit: Option<usize>,
+    /// Cap every suite's generation length, tokens (quick runs; changes the results'
+    /// settings hash, so they are cached apart from full-length runs).
+    #[arg(long, env = "NOA_BENCH_MAX_TOKENS", value_name = "N")]
+    pub max_tokens: Option<u32>,
+    /// Stop starting new items after this long (e.g. `8m`, `90s`); what was done is
+    /// recorded and the run can be resumed.
+    #[arg(long, env = "NOA_BENCH_TIME_BUDGET", value_name = "DURATION")]
+    pub time_budget: Option<String>,
+    /// Resume an interrupted run (the latest one, or the run id given): items already
+    /// recorded are skipped.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "RUN_ID")]
+    pub resume: Option<String>,
+    /// Threads for llama.cpp (default: all cores).
+    #[arg(long, env = env_vars::NOA_THREADS, value_name = "N")]
+    pub threads: Option<u32>,
+    /// Sequences decoded together in one batch (1 = one request at a time).
+    #[arg(long, default_value_t = 8, env = "NOA_BENCH_BATCH", value_name = "N")]
+    pub batch: u32,
+    /// Context tokens per sequence.
+    #[arg(long, default_value_t = 2048, env = "NOA_BENCH_CTX", value_name = "TOKENS")]
+    pub ctx: u32,
+    /// Threads that score answers (Python unit tests...) beside the decode loop.
+    #[arg(long, default_value_t = 2, env = "NOA_BENCH_SCORER_THREADS", value_name = "N")]
+    pub scorer_threads: usize,
+    /// Recompute every item instead of reusing identical earlier results.
+    #[arg(long, env = "NOA_BENCH_NO_CACHE")]
+    pub no_cache: bool,
+    /// Extra folders of suites (`:`-separated), after the built-in ones.
+    #[arg(long, env = noa_bench::suite::NOA_SUITES_DIR, value_delimiter = ':', value_name = "DIRS")]
+    pub suites_dir: Vec<PathBuf>,
+    /// Do not write measurements into `models.json`.
+    #[arg(long, env = "NOA_BENCH_NO_REGISTRY")]
+    pub no_registry: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: BenchArgs, _ctx: &Context) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`noa bench` is not built yet")
+pub fn run(args: BenchArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    let use_cases = args
+        .use_cases
+        .iter()
+        .map(|u| u.parse::<UseCase>().map_err(|e| UserError::new(e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let time_budget = match &args.time_budget {
+        Some(t) => Some(parse_duration(t).map_err(|e| UserError::new(e))?),
+        None => None,
+    };
+    let mut suite_dirs = args.suites_dir.clone();
+    let own = ctx.home.root().join("suites");
+    if own.is_dir() {
+        suite_dirs.push(own);
+    }
+    let defaults = RunOptions::default();
+    let options = RunOptions {
+        models: args.models.clone(),
+        suites: args.suites.clone(),
+        use_cases,
+        limit: args.limit,
+        max_tokens: args.max_tokens,
+        time_budget,
+        resume: args.resume.clone().map(|id| (!id.is_empty()).then_some(id)),
+        batch: args.batch.max(1),
+        threads: args.threads.unwrap_or(defaults.threads),
+        n_ctx: args.ctx,
+        scorer_threads: args.scorer_threads.max(1),
+        no_cache: args.no_cache,
+        suite_dirs,
+        write_registry: !args.no_registry,
+    };
+    let progress = Bars::new(ctx);
+    let report = noa_bench::run(&ctx.home, &options, &progress).map_err(user_facing)?;
+    progress.clear();
+    print_summary(&report, args.json)?;
+    let all_failed = report.manifest.models.iter().all(|m| m.status == "failed");
+    Ok(if all_failed { Outcome::Failure } else { Outcome::Success })
+}
+
+/// Errors the user can fix get exit code 1 and a hint.
+fn user_facing(err: RunError) -> anyhow::Error {
+    let hint = match &err {
+        RunError::UnknownModel(_) => "see `noa models list` for installed models",
+        RunError::NoModels => "install one first, e.g. `noa models pull smollm2-135m-instruct`",
+        RunError::NoSuchRun(_) => "run ids are the folder names under NOA_HOME/runs/",
+        RunError::Suite(_) => "see `noa evalsets list`; the suite format is in evalsets/README.md",
+        _ => return anyhow::Error::new(err),
+    };
+    anyhow::Error::new(UserError::new(err.to_string()).hint(hint))
+}
+
+/// One progress bar per model, hidden unless stderr is a terminal.
+struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+    quiet: bool,
+}
+
+impl Bars {
+    fn new(ctx: &Context) -> Self {
+        let target = if ctx.show_progress() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Self {
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(HashMap::new()),
+            quiet: ctx.quiet,
+        }
+    }
+    fn clear(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+impl Progress for Bars {
+    fn model_started(&self, model: &str, items: u64) {
+        let bar = self.multi.add(ProgressBar::new(items));
+        let style =
+            ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(model.to_owned());
+        if let Ok(mut bars) = self.bars.lock() {
+            bars.insert(model.to_owned(), bar);
+        }
+    }
+    fn item_finished(&self, model: &str, suite: &str) {
+        if let Some(bar) = self.bars.lock().ok().and_then(|b| b.get(model).cloned()) {
+            bar.set_message(suite.to_owned());
+            bar.inc(1);
+        }
+    }
+    fn model_finished(&self, model: &str, status: &str) {
+        if let Some(bar) = self.bars.lock().ok().and_then(|b| b.get(model).cloned()) {
+            bar.finish_with_message(status.to_owned());
+        }
+    }
+    fn message(&self, text: &str) {
+        if !self.quiet {
+            let _ = self.multi.suspend(|| writeln!(std::io::stderr(), "{text}"));
+        }
+    }
+}
+
+fn summary_rows(report: &RunReport) -> Vec<serde_json::Value> {
+    report
+        .measurements
+        .iter()
+        .map(|(model, m)| {
+            let q = m.quality.as_ref();
+            let l = m.latency.as_ref();
+            json!({
+                "model": model,
+                "suite": m.key.suite,
+                "use_case": m.use_case,
+                "mean": q.map(|q| q.mean),
+                "n": q.map(|q| q.n),
+                "ci_low": q.map(|q| q.ci_low),
+                "ci_high": q.map(|q| q.ci_high),
+                "half_width": q.map(|q| (q.ci_high - q.ci_low) / 2.0),
+                "p95_e2e_ms": l.map(|l| l.e2e_ms.p95),
+                "p95_ttft_ms": l.map(|l| l.ttft_ms.p95),
+                "gen_tps": l.map(|l| l.gen_tps),
+                "prompt_tps": l.map(|l| l.prompt_tps),
+                "load_ms": l.map(|l| l.load_ms),
+                "peak_memory_bytes": m.peak_memory_bytes,
+                "failure": m.failure,
+            })
+        })
+        .collect()
+}
+
+fn print_summary(report: &RunReport, as_json: bool) -> anyhow::Result<()> {
+    let measured: Vec<UseCase> = report.measurements.iter().map(|(_, m)| m.use_case).collect();
+    let not_measured: Vec<serde_json::Value> = [UseCase::Vision]
+        .into_iter()
+        .chain(UseCase::ALL.into_iter().filter(|u| *u != UseCase::Vision && *u != UseCase::General))
+        .filter(|u| !measured.contains(u))
+        .map(|u| {
+            let why = if u == UseCase::Vision {
+                "needs a vision model; none is installed".to_owned()
+            } else {
+                "no suite of this use case ran (data absent or not selected)".to_owned()
+            };
+            json!({"use_case": u, "why": why})
+        })
+        .collect();
+    let skipped: Vec<serde_json::Value> = report
+        .manifest
+        .suites
+        .iter()
+        .filter_map(|s| s.skipped.as_ref().map(|why| json!({"suite": s.id, "why": why})))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let doc = json!({
+            "run_id": report.run_id,
+            "dir": report.dir,
+            "wall_s": report.wall_s,
+            "items_ran": report.ran,
+            "items_cached": report.cached,
+            "items_resumed": report.resumed,
+            "models": report.manifest.models,
+            "results": summary_rows(report),
+            "skipped_suites": skipped,
+            "not_measured": not_measured,
+            "notes": report.manifest.notes,
+        });
+        serde_json::to_writer_pretty(&mut out, &doc).context("writing the summary")?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<24} {:<26} {:>16} {:>5} {:>12} {:>9}",
+        "model", "suite", "score ± 95%", "n", "p95 e2e ms", "tok/s"
+    )?;
+    for (model, m) in &report.measurements {
+        if let Some(f) = &m.failure
+            && m.quality.is_none()
+        {
+            writeln!(out, "{model:<24} {:<26} failed: {f}", m.key.suite)?;
+            continue;
+        }
+        let (score, n) = m.quality.as_ref().map_or(("-".to_owned(), 0), |q| {
+            (format!("{:.3} ± {:.3}", q.mean, (q.ci_high - q.ci_low) / 2.0), q.n)
+        });
+        let (p95, tps) = m.latency.as_ref().map_or((0.0, 0.0), |l| {
+            (l.e2e_ms.p95, if l.gen_tps > 0.0 { l.gen_tps } else { l.prompt_tps })
+        });
+        writeln!(out, "{model:<24} {:<26} {score:>16} {n:>5} {p95:>12.0} {tps:>9.1}", m.key.suite)?;
+    }
+    for s in &skipped {
+        writeln!(
+            out,
+            "skipped {}: {}",
+            s["suite"].as_str().unwrap_or(""),
+            s["why"].as_str().unwrap_or("")
+        )?;
+    }
+    for u in &not_measured {
+        writeln!(
+            out,
+            "not measured {}: {}",
+            u["use_case"].as_str().unwrap_or(""),
+            u["why"].as_str().unwrap_or("")
+        )?;
+    }
+    writeln!(
+        out,
+        "run {} ({} items run, {} reused from cache, {} resumed) in {}: {}",
+        report.run_id,
+        report.ran,
+        report.cached,
+        report.resumed,
+        format_duration(std::time::Duration::from_secs_f64(report.wall_s)),
+        report.dir.display()
+    )?;
+    Ok(())
 }

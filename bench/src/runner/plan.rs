@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub use_cases: Vec<UseCase>,
     /// Items per suite, overriding each suite's default.
     pub limit: Option<usize>,
+    /// Cap on every suite's `max_tokens` (quick runs, tests).
+    pub max_tokens: Option<u32>,
     pub time_budget: Option<Duration>,
     /// `Some(None)`: resume the latest run; `Some(Some(id))`: that run.
     pub resume: Option<Option<String>>,
@@ -53,6 +55,7 @@ impl Default for RunOptions {
             suites: Vec::new(),
             use_cases: Vec::new(),
             limit: None,
+            max_tokens: None,
             time_budget: None,
             resume: None,
             batch: 8,
@@ -72,6 +75,8 @@ pub struct RunPlan {
     pub models: Vec<String>,
     pub suites: Vec<String>,
     pub limit: Option<usize>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
     pub batch: u32,
     pub threads: u32,
     pub n_ctx: u32,
@@ -152,13 +157,19 @@ pub(super) fn prepare(
             .collect(),
     };
     let limit = resumed.as_ref().map_or(options.limit, |(_, _, p)| p.limit);
+    let max_tokens = resumed.as_ref().map_or(options.max_tokens, |(_, _, p)| p.max_tokens);
     let env = DataEnv::from_env(home);
     let mut suites = Vec::new();
     let mut run_suites = Vec::new();
     for suite in chosen {
         let m = &suite.manifest;
         let (items, skipped) = match load(suite, &env, limit)? {
-            Ok(loaded) => {
+            Ok(mut loaded) => {
+                if let Some(cap) = max_tokens {
+                    let mut g = loaded.suite.settings();
+                    g.max_tokens = g.max_tokens.min(cap);
+                    loaded.suite.manifest.generation = Some(g);
+                }
                 let n = loaded.items.len() as u64;
                 suites.push(loaded);
                 (n, None)
@@ -186,6 +197,7 @@ pub(super) fn prepare(
                 models: model_ids,
                 suites: run_suites.iter().map(|s| s.id.clone()).collect(),
                 limit: options.limit,
+                max_tokens: options.max_tokens,
                 batch: options.batch.max(1),
                 threads: options.threads.max(1),
                 n_ctx: options.n_ctx,

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Batched `noa bench` vs a one-request-at-a-time loop over the same engine, same
+# model, same suite items, run back to back on this machine. Prints items/s of each,
+# the ratio (target >= 3x) and how many items scored the same.
+#
+#   scripts/bench-batching.sh [model-file] [suite] [limit] [batch]
+#
+# Defaults: the SmolLM2 test model, gsm8k, 32 items, batch 8. Needs the release
+# binary (cargo build --release) and NOA_EVALSETS_DIR for mirror suites (defaults to
+# ../shared/data when that exists).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+models_dir="${NOA_TEST_MODELS_DIR:-$HOME/.cache/noa/test-models}"
+model="${1:-$models_dir/smollm2-135m-instruct.gguf}"
+suite="${2:-gsm8k}"
+limit="${3:-32}"
+batch="${4:-8}"
+target="${CARGO_TARGET_DIR:-target}"
+noa="$target/release/noa"
+[ -x "$noa" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+[ -f "$model" ] || { echo "model $model missing: run scripts/test-models.sh" >&2; exit 2; }
+if [ -z "${NOA_EVALSETS_DIR:-}" ] && [ -d ../shared/data ]; then export NOA_EVALSETS_DIR="$(cd ../shared/data && pwd)"; fi
+home="$(mktemp -d)"
+trap 'rm -rf "$home"' EXIT
+export NOA_HOME="$home"
+python3 - "$model" "$home/models.json" <<'PY'
+import hashlib, json, os, sys
+path, out = sys.argv[1], sys.argv[2]
+h = hashlib.sha256()
+with open(path, "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
+entry = {"id": "model", "family": "llama", "file": {"path": os.path.abspath(path), "size": os.path.getsize(path),
+         "sha256": h.hexdigest(), "verified_at": "2026-01-01T00:00:00Z"},
+         "declared": {"use_cases": ["qa"], "privacy": "local"}}
+json.dump({"schema": 1, "hosts": [], "models": [entry]}, open(out, "w"))
+PY
+run() {
+  "$noa" --quiet bench --models model --suites "$suite" --limit "$limit" --batch "$1" \
+    --no-cache --no-registry --json
+}
+echo "suite $suite, $limit items, model $(basename "$model")" >&2
+run "$batch" > "$home/batched.json"
+run 1 > "$home/single.json"
+python3 - "$home" <<'PY'
+import json, sys
+home = sys.argv[1]
+def load(name):
+    s = json.load(open(f"{home}/{name}.json"))
+    items = [json.loads(l) for l in open(f"{home}/runs/{s['run_id']}/items.jsonl")]
+    return s, {r["item_id"]: r for r in items}
+bs, bi = load("batched")
+ss, si = load("single")
+b_rate, s_rate = bs["items_ran"] / bs["wall_s"], ss["items_ran"] / ss["wall_s"]
+same = sum(1 for k in bi if k in si and bi[k]["score"] == si[k]["score"])
+same_text = sum(1 for k in bi if k in si and bi[k]["output"] == si[k]["output"])
+print(f"batched:  {bs['items_ran']} items in {bs['wall_s']:.1f} s = {b_rate:.2f} items/s")
+print(f"one at a time: {ss['items_ran']} items in {ss['wall_s']:.1f} s = {s_rate:.2f} items/s")
+print(f"ratio: {b_rate / s_rate:.2f}x (target >= 3x)")
+print(f"identical scores: {same}/{len(bi)}; identical outputs: {same_text}/{len(bi)}")
+mb = sum(r["score"] for r in bi.values()) / len(bi)
+ms = sum(r["score"] for r in si.values()) / len(si)
+print(f"mean score batched {mb:.3f}, one at a time {ms:.3f}")
+PY
