@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{GlobalArgs, Outcome};
+use commands::GlobalArgs;
 
 /// Measure your local LLMs on this machine and route every request to the best one.
 #[derive(Debug, Parser)]
