@@ -95,9 +95,11 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(100));
         };
         let stream = TcpStream::connect(format!("127.0.0.1:{port}")).expect("connect to DevTools");
-        stream.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
         let (ws, _) =
             tungstenite::client(format!("ws://127.0.0.1:{port}{path}"), stream).expect("websocket");
+        // From here on reads poll, so event collection can stop at a deadline.
+        ws.get_ref().set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
         let mut b = Browser {
             child,
             _profile: profile,

@@ -7,7 +7,8 @@
 mod fixture;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::env::args_os().nth(1).map(std::path::PathBuf::from).ok_or("usage: sample <dir>")?;
+    let root =
+        std::env::args_os().nth(1).map(std::path::PathBuf::from).ok_or("usage: sample <dir>")?;
     let home = fixture::realistic(&root);
     let out = noa_reports::build(&home, &noa_reports::ReportOptions::default())?;
     println!("{}", out.html_path.display());

@@ -133,7 +133,7 @@ fn suites(s: &Summary, items: &ItemAggregates, styles: &ModelStyles) -> Result<V
                 "mean score (0–1), whisker = 95% interval",
                 &rows,
                 Some(1.0),
-                HALF,
+                FULL,
             )?,
             caption: source.to_owned(),
         });

@@ -121,13 +121,13 @@ pub fn build(inputs: &Inputs, items: &ItemAggregates) -> Summary {
     for sc in &items.suites {
         match s.figures.iter().find(|f| f.model == sc.model && f.suite == sc.suite) {
             Some(f) => {
-                if let Some(q) = f.quality.filter(|_| selected.contains(f.run_id.as_str())) {
-                    if (q.mean - sc.mean).abs() > 0.005 {
-                        s.warnings.push(format!(
-                            "`{}` on `{}`: the registry says {:.3} but run `{}`'s items average {:.3}",
-                            sc.model, sc.suite, q.mean, f.run_id, sc.mean
-                        ));
-                    }
+                if let Some(q) = f.quality.filter(|_| selected.contains(f.run_id.as_str()))
+                    && (q.mean - sc.mean).abs() > 0.005
+                {
+                    s.warnings.push(format!(
+                        "`{}` on `{}`: the registry says {:.3} but run `{}`'s items average {:.3}",
+                        sc.model, sc.suite, q.mean, f.run_id, sc.mean
+                    ));
                 }
             }
             None => s.figures.push(item_figure(sc, inputs)),
@@ -190,10 +190,10 @@ fn registry_figures(reg: &Registry, sel: &RunSelection) -> Vec<SuiteFigure> {
     let mut latest: BTreeMap<(String, String), SuiteFigure> = BTreeMap::new();
     for model in &reg.models {
         for m in &model.measured {
-            if let RunSelection::Run(id) = sel {
-                if &m.run_id != id {
-                    continue;
-                }
+            if let RunSelection::Run(id) = sel
+                && &m.run_id != id
+            {
+                continue;
             }
             let fig = SuiteFigure {
                 model: model.id.clone(),

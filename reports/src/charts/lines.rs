@@ -4,8 +4,8 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{caption_font, grid, label_font, marker, model_color};
-use super::{err, finish_svg, fmt_num};
+use super::style::{caption_font, grid, label_font, marker, model_color, no_grid};
+use super::{err, finish_svg, fmt_num, spread, text_width};
 use crate::error::Result;
 
 /// One policy's curve.
@@ -26,9 +26,12 @@ pub fn regret_curves(title: &str, curves: &[Curve], width: u32) -> Result<String
         .filter(|v| v.is_finite())
         .fold(0.0_f64, f64::max);
     let y_hi = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
-    let longest = curves.iter().map(|c| c.name.chars().count()).max().unwrap_or(6) as f64;
-    // Room on the right for the end-of-line names.
-    let x_hi = len as f64 * (1.0 + (longest * 8.0 + 30.0) / width as f64);
+    let names: Vec<String> = curves
+        .iter()
+        .map(|c| format!("{} ({})", c.name, fmt_num(c.values.last().copied().unwrap_or(0.0))))
+        .collect();
+    let name_col = names.iter().map(|t| text_width(t)).max().unwrap_or(60) + 24;
+    let x_hi = len as f64;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
@@ -36,13 +39,14 @@ pub fn regret_curves(title: &str, curves: &[Curve], width: u32) -> Result<String
         let mut chart = ChartBuilder::on(&root)
             .caption(title, caption_font())
             .margin(12)
-            .x_label_area_size(40)
+            .margin_right(name_col.min(width / 3))
+            .x_label_area_size(44)
             .y_label_area_size(56)
             .build_cartesian_2d(0.0..x_hi, 0.0..y_hi)
             .map_err(err(name))?;
         chart
             .configure_mesh()
-            .light_line_style(grid())
+            .light_line_style(no_grid())
             .bold_line_style(grid())
             .x_desc("requests replayed")
             .y_desc("cumulative regret vs per-item oracle")
@@ -83,15 +87,25 @@ pub fn regret_curves(title: &str, curves: &[Curve], width: u32) -> Result<String
             let marks: Vec<_> =
                 pts.iter().skip(offset).step_by(step).map(|p| marker(i, *p, color)).collect();
             chart.draw_series(marks).map_err(err(name))?;
-            if let Some(last) = pts.last() {
-                let t = EmptyElement::at(*last)
-                    + Text::new(
-                        format!("{} ({})", c.name, fmt_num(last.1)),
-                        (10, 0),
-                        end_font.clone(),
-                    );
-                chart.draw_series(std::iter::once(t)).map_err(err(name))?;
-            }
+        }
+        // Names in a column right of the plot, level with each line's end, nudged apart
+        // where lines end close together.
+        let ends: Vec<(i32, i32)> = curves
+            .iter()
+            .map(|c| {
+                let last = c.values.last().copied().filter(|v| v.is_finite()).unwrap_or(0.0);
+                chart.backend_coord(&(c.values.len().max(1) as f64, last))
+            })
+            .collect();
+        let ys = spread(&ends.iter().map(|e| e.1).collect::<Vec<_>>(), 18);
+        for (i, text) in names.iter().enumerate() {
+            let (x, y) = (ends[i].0 + 10, ys[i]);
+            root.draw(&PathElement::new(
+                vec![(ends[i].0 + 2, ends[i].1), (x - 2, y)],
+                ShapeStyle::from(&model_color(i)),
+            ))
+            .map_err(err(name))?;
+            root.draw(&Text::new(text.clone(), (x, y), end_font.clone())).map_err(err(name))?;
         }
         root.present().map_err(err(name))?;
     }

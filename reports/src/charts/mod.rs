@@ -37,10 +37,10 @@ pub(crate) fn err<E: std::fmt::Debug>(chart: &str) -> impl Fn(E) -> ReportError 
     move |e| ReportError::Chart { chart: chart.to_owned(), message: format!("{e:?}") }
 }
 
-/// A readable number: 3 significant figures, no exponent for the ranges we plot.
+/// A readable number: 3 significant figures, trailing zeros dropped (`0.5`, `2`, `1.24`).
 pub fn fmt_num(v: f64) -> String {
     let a = v.abs();
-    if a >= 100.0 {
+    let s = if a >= 100.0 {
         format!("{v:.0}")
     } else if a >= 10.0 {
         format!("{v:.1}")
@@ -48,10 +48,51 @@ pub fn fmt_num(v: f64) -> String {
         format!("{v:.2}")
     } else {
         format!("{v:.3}")
+    };
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s }
+}
+
+/// Width in pixels that `text` needs at the label font size (an estimate; the page's
+/// own fonts are similar to plotters' naive metrics).
+pub(crate) fn text_width(text: &str) -> u32 {
+    (text.chars().count() as f64 * 6.8).ceil() as u32
+}
+
+/// Spread label positions (pixel y, sorted or not) so that no two are closer than
+/// `gap`, keeping their order; returns the new positions in the input order.
+pub(crate) fn spread(ys: &[i32], gap: i32) -> Vec<i32> {
+    let mut order: Vec<usize> = (0..ys.len()).collect();
+    order.sort_by_key(|&i| ys[i]);
+    let mut out = ys.to_vec();
+    let mut last = i32::MIN / 2;
+    for &i in &order {
+        out[i] = out[i].max(last + gap);
+        last = out[i];
     }
+    out
 }
 
 /// Milliseconds as `850 ms` or `1.24 s`.
 pub fn fmt_ms(v: f64) -> String {
     if v >= 1000.0 { format!("{} s", fmt_num(v / 1000.0)) } else { format!("{} ms", fmt_num(v)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_naturally() {
+        assert_eq!(fmt_num(0.0), "0");
+        assert_eq!(fmt_num(0.5), "0.5");
+        assert_eq!(fmt_num(2.0), "2");
+        assert_eq!(fmt_num(1234.6), "1235");
+        assert_eq!(fmt_ms(1240.0), "1.24 s");
+        assert_eq!(fmt_ms(850.0), "850 ms");
+    }
+
+    #[test]
+    fn spread_keeps_order_and_gap() {
+        assert_eq!(spread(&[100, 95, 300], 18), vec![113, 95, 300]);
+    }
 }

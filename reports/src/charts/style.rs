@@ -105,7 +105,12 @@ pub fn caption_font() -> TextStyle<'static> {
     ("sans-serif", 19).into_font().color(&RGBColor(20, 20, 20))
 }
 
-/// Light grid lines.
+/// Grid lines at the labelled ticks.
 pub fn grid() -> ShapeStyle {
-    ShapeStyle::from(&RGBColor(225, 225, 225)).stroke_width(1)
+    ShapeStyle::from(&RGBColor(228, 228, 228)).stroke_width(1)
+}
+
+/// The fine grid between ticks: not drawn (it only adds noise).
+pub fn no_grid() -> ShapeStyle {
+    ShapeStyle::from(&TRANSPARENT).stroke_width(0)
 }

@@ -54,7 +54,7 @@ pub fn suites(r: &Report) -> String {
         "Score per suite",
         "Mean score of each model on each suite, with its 95% interval and the number of items.",
         &r.figures.suites,
-        true,
+        false,
         "No suite results in the selected runs or the registry.",
     )
 }

@@ -169,7 +169,8 @@ pub fn contents() -> String {
 pub fn summary_table(r: &Report) -> String {
     let mut out = String::from(
         "<section id=\"summary\">\n<h2>Summary: measured on this machine</h2>\n\
-         <p class=\"lede\">Each cell: mean quality (95% interval, items) · p95 end-to-end latency · generation tokens/s. \
+         <p class=\"lede\">Each cell: mean quality, its 95% interval and number of items, then p95 end-to-end latency and \
+         generation tokens/s. \
          ★ marks the best model of each use case. Figures are the registry's measurements (what the router uses); \
          † marks a figure computed from run items because the registry has none. A use case with several suites pools \
          them by item count; <em>general</em> pools instruction following and Q&amp;A.</p>\n",
@@ -187,27 +188,22 @@ pub fn summary_table(r: &Report) -> String {
     out.push_str("</tr></thead>\n<tbody>\n");
     for model in &r.summary.models {
         out.push_str(&format!("<tr><th scope=\"row\">{}</th>", escape(model)));
+        let measured = UseCase::ALL
+            .iter()
+            .any(|u| r.summary.cell(model, *u).is_some_and(|c| c.quality.is_some()));
+        let whole_failure =
+            r.summary.failures.iter().find(|(m, _)| m == model).filter(|_| !measured);
+        if let Some((_, why)) = whole_failure {
+            out.push_str(&format!(
+                "<td class=\"failed\" colspan=\"{}\"><span class=\"badge fail\">failed</span> {}</td></tr>\n",
+                UseCase::ALL.len(),
+                escape(why)
+            ));
+            continue;
+        }
         for uc in UseCase::ALL {
-            let cell = r.summary.cell(model, uc);
-            match cell {
-                Some(c) if c.quality.is_some() => {
-                    let q = c.quality.as_ref().map(fmt_quality).unwrap_or_default();
-                    let n = c.quality.map(|q| q.n).unwrap_or(0);
-                    let star = if c.best { "★ " } else { "" };
-                    let dagger = if c.sources.contains("run items") { "†" } else { "" };
-                    let partial = if c.partial { " (partial)" } else { "" };
-                    let mut sub = format!("n {n}");
-                    if let Some(p) = c.e2e_p95_ms {
-                        sub.push_str(&format!(" · p95 {}", fmt_ms(p)));
-                    }
-                    if let Some(t) = c.gen_tps {
-                        sub.push_str(&format!(" · {} tok/s", fmt_num(t)));
-                    }
-                    let class = if c.best { " class=\"best\"" } else { "" };
-                    out.push_str(&format!(
-                        "<td{class}><span class=\"cell-main\">{star}{q}{dagger}{partial}</span><span class=\"cell-sub\">{sub}</span></td>"
-                    ));
-                }
+            match r.summary.cell(model, uc) {
+                Some(c) if c.quality.is_some() => out.push_str(&measured_cell(c)),
                 Some(c) if c.failure.is_some() => out.push_str(&format!(
                     "<td class=\"failed\"><span class=\"badge fail\">failed</span><span class=\"cell-sub\">{}</span></td>",
                     escape(c.failure.as_deref().unwrap_or_default())
@@ -219,6 +215,31 @@ pub fn summary_table(r: &Report) -> String {
     }
     out.push_str("</tbody></table></div>\n</section>\n");
     out
+}
+
+/// One measured cell: the score big, its interval and size, then speed.
+fn measured_cell(c: &crate::summary::Cell) -> String {
+    let Some(q) = c.quality else { return String::new() };
+    let star = if c.best { "★ " } else { "" };
+    let dagger = if c.sources.contains("run items") { "†" } else { "" };
+    let partial = if c.partial { " <span class=\"cell-sub\">(partial)</span>" } else { "" };
+    let mut speed = Vec::new();
+    if let Some(p) = c.e2e_p95_ms {
+        speed.push(format!("p95 {}", fmt_ms(p)));
+    }
+    if let Some(t) = c.gen_tps {
+        speed.push(format!("{} tok/s", fmt_num(t)));
+    }
+    let class = if c.best { " class=\"best\"" } else { "" };
+    format!(
+        "<td{class}><span class=\"cell-main\">{star}{:.2}{dagger}</span>{partial}\
+         <span class=\"cell-sub\">{:.2}–{:.2} · n {}</span><span class=\"cell-sub\">{}</span></td>",
+        q.mean,
+        q.low,
+        q.high,
+        q.n,
+        speed.join(" · ")
+    )
 }
 
 /// What the catalog claims, kept apart from anything measured.
