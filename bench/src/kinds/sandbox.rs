@@ -125,7 +125,8 @@ fn python() -> Result<PathBuf, String> {
     static RESOLVED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     RESOLVED
         .get_or_init(|| {
-            let name = std::env::var("NOA_PYTHON").unwrap_or_else(|_| "python3".to_string());
+            let name = std::env::var(noa_registry::env_vars::NOA_PYTHON)
+                .unwrap_or_else(|_| "python3".to_string());
             let out = Command::new(&name)
                 .args(["-I", "-c", "import sys; print(sys.executable)"])
                 .stdin(Stdio::null())
