@@ -198,3 +198,14 @@ fn serve_reports_a_busy_address_as_the_users_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot listen on") && err.contains("hint:"), "{err}");
 }
+
+#[test]
+fn a_second_server_on_the_same_home_is_refused() {
+    let home = TestHome::new();
+    registry(&home);
+    let _server = Server::start(&home, &[]);
+    let out = home.run(&["serve", "--addr", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another `noa serve`") && err.contains("hint:"), "{err}");
+}

@@ -41,6 +41,9 @@ pub enum StoreError {
     },
     #[error("`{path}` line {line}: {reason}")]
     Corrupt { path: String, line: usize, reason: String },
+    /// Another process (a second `noa serve`) holds the router folder's lock.
+    #[error("`{path}` is in use by another `noa serve`")]
+    Busy { path: String },
 }
 
 impl StoreError {

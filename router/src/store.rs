@@ -22,6 +22,8 @@ use crate::requirements::PolicyKind;
 pub const FEEDBACK_FILE: &str = "feedback.jsonl";
 pub const DECISIONS_FILE: &str = "decisions.jsonl";
 pub const SNAPSHOT_FILE: &str = "snapshot.json";
+/// Held (advisory lock) by the process that owns the logs.
+pub const LOCK_FILE: &str = "lock";
 const SNAPSHOT_VERSION: u32 = 1;
 
 /// One line of `decisions.jsonl` (and a pending decision in a snapshot).
@@ -111,12 +113,28 @@ pub struct Store {
     dir: PathBuf,
     pub(crate) feedback: Mutex<File>,
     pub(crate) decisions: Mutex<File>,
+    /// Keeps the folder's advisory lock for the store's lifetime.
+    _lock: File,
 }
 
 impl Store {
     /// Open (creating) the router folder, recover its contents and repair torn tails.
     pub fn open(dir: &Path) -> Result<(Store, Recovered), StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Busy { path: dir.display().to_string() });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::io(&lock_path, e)),
+        }
         let snap_path = dir.join(SNAPSHOT_FILE);
         let snapshot = match std::fs::read(&snap_path) {
             Ok(bytes) => Some(serde_json::from_slice::<Snapshot>(&bytes).map_err(|e| {
@@ -136,6 +154,7 @@ impl Store {
             dir: dir.to_owned(),
             feedback: Mutex::new(feedback_file),
             decisions: Mutex::new(decisions_file),
+            _lock: lock,
         };
         Ok((store, Recovered { snapshot, feedback, decisions }))
     }

@@ -20,6 +20,7 @@ use noa_router::backend::BackendError;
 use noa_router::http::{AppState, HttpOptions};
 use noa_router::{
     ChatBackend, ChatEvent, ChatOutput, ChatRequest, ChatStream, PolicyKind, Router, RouterConfig,
+    StoreError,
 };
 
 use super::{Context, Outcome, UserError};
@@ -97,10 +98,21 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         seed: args.seed,
         ..RouterConfig::default()
     };
-    let router = Arc::new(
-        Router::open(&registry, config, &ctx.home.router_dir())
-            .context("opening the router's feedback log")?,
-    );
+    // Bind first: a busy address is reported before any state is touched.
+    let listener = std::net::TcpListener::bind(args.addr).map_err(|e| {
+        UserError::new(format!("cannot listen on `{}`: {e}", args.addr))
+            .hint("pick another address with `--addr`, e.g. `--addr 127.0.0.1:0`")
+    })?;
+    listener.set_nonblocking(true).context("configuring the listener")?;
+    let router = match Router::open(&registry, config, &ctx.home.router_dir()) {
+        Ok(r) => Arc::new(r),
+        Err(e @ StoreError::Busy { .. }) => {
+            return Err(UserError::new(e.to_string())
+                .hint("stop the other `noa serve`, or give this one its own `--home`")
+                .into());
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("opening the router's feedback log")),
+    };
     let mut engine = EngineConfig {
         n_ctx: args.ctx,
         n_seq_max: args.parallel.max(1),
@@ -123,12 +135,8 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.addr).await.map_err(|e| {
-            anyhow::Error::new(
-                UserError::new(format!("cannot listen on `{}`: {e}", args.addr))
-                    .hint("pick another address with `--addr`, e.g. `--addr 127.0.0.1:0`"),
-            )
-        })?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).context("registering the listener")?;
         let local = listener.local_addr()?;
         eprintln!(
             "noa serve: listening on http://{local} ({} models, policy {})",
