@@ -95,7 +95,8 @@ pub fn load(home: &NoaHome, selection: &RunSelection) -> Result<Inputs> {
     }
     let fb_path = home.router_dir().join(feedback::FEEDBACK_FILE);
     if let Some(text) = read_optional(&fb_path)? {
-        inputs.feedback = Some(feedback::totals(&text));
+        let decisions = read_optional(&home.router_dir().join(feedback::DECISIONS_FILE))?;
+        inputs.feedback = Some(feedback::totals(&text, decisions.as_deref()));
     }
     Ok(inputs)
 }

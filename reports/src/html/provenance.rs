@@ -60,30 +60,33 @@ pub fn routing(r: &Report) -> String {
              has routed requests and received feedback.</p>\n",
         ),
         Some(t) => {
-            out.push_str(&format!(
-                "<p>{} log lines{}{}.</p>\n",
-                t.lines,
-                if t.unreadable > 0 { format!(", {} unreadable", t.unreadable) } else { String::new() },
-                if t.unattributed_feedback > 0 {
-                    format!(", {} feedback entries whose decision is not in the log", t.unattributed_feedback)
-                } else {
-                    String::new()
-                }
+            let mut notes = vec![format!("{} feedback records", t.lines)];
+            if t.unreadable > 0 {
+                notes.push(format!("{} unreadable", t.unreadable));
+            }
+            if t.unattributed_feedback > 0 {
+                notes.push(format!("{} whose model is unknown", t.unattributed_feedback));
+            }
+            notes.push(format!(
+                "{} decisions in the current decision log (older ones are folded into the router's snapshot)",
+                t.decisions
             ));
+            out.push_str(&format!("<p>From <code>router/feedback.jsonl</code>: {}.</p>\n", notes.join(", ")));
             out.push_str(
-                "<table id=\"feedback-table\"><thead><tr><th>model</th><th class=\"num\">decisions</th>\
-                 <th class=\"num\">feedback</th><th class=\"num\">mean reward</th><th class=\"num\">mean latency</th>\
-                 </tr></thead><tbody>\n",
+                "<table id=\"feedback-table\"><thead><tr><th>model</th><th class=\"num\">recent decisions</th>\
+                 <th class=\"num\">rewards</th><th class=\"num\">mean reward</th><th class=\"num\">mean latency</th>\
+                 <th>use cases</th></tr></thead><tbody>\n",
             );
             for (m, x) in &t.by_model {
                 out.push_str(&format!(
                     "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-                     <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                     <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
                     escape(m),
                     x.decisions,
                     x.feedback,
                     x.mean_reward().map(|v| format!("{v:.3}")).unwrap_or_else(|| "—".into()),
                     x.mean_latency_ms().map(fmt_ms).unwrap_or_else(|| "—".into()),
+                    escape(&x.use_cases.iter().cloned().collect::<Vec<_>>().join(", ")),
                 ));
             }
             out.push_str("</tbody></table>\n");
