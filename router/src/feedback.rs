@@ -188,11 +188,17 @@ impl Router {
         let Some(store) = &self.store else { return Ok(()) };
         let feedback = store.feedback.lock().unwrap_or_else(|p| p.into_inner());
         let mut decisions = store.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        let offset = log_len(&feedback);
+        if log_len(&decisions) == 0 && store.snapshot_offset() == Some(offset) {
+            return Ok(()); // nothing happened since the last snapshot
+        }
         let snap = {
             let st = self.lock();
-            self.capture(&st, log_len(&feedback))
+            self.capture(&st, offset)
         };
-        store.write_snapshot(&mut decisions, &snap)
+        store.write_snapshot(&mut decisions, &snap)?;
+        store.set_snapshot_offset(offset);
+        Ok(())
     }
 
     fn capture(&self, st: &State, feedback_offset: u64) -> Snapshot {

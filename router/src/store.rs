@@ -115,6 +115,8 @@ pub struct Store {
     pub(crate) decisions: Mutex<File>,
     /// Keeps the folder's advisory lock for the store's lifetime.
     _lock: File,
+    /// Feedback-log offset of the snapshot on disk (`u64::MAX`: none).
+    snapshot_offset: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -155,6 +157,7 @@ impl Store {
             feedback: Mutex::new(feedback_file),
             decisions: Mutex::new(decisions_file),
             _lock: lock,
+            snapshot_offset: std::sync::atomic::AtomicU64::new(offset_of(snapshot.as_ref())),
         };
         Ok((store, Recovered { snapshot, feedback, decisions }))
     }
@@ -229,6 +232,15 @@ impl Store {
         decisions.sync_all().map_err(|e| StoreError::io(&dpath, e))
     }
 
+    pub(crate) fn snapshot_offset(&self) -> Option<u64> {
+        let v = self.snapshot_offset.load(std::sync::atomic::Ordering::Relaxed);
+        (v != u64::MAX).then_some(v)
+    }
+
+    pub(crate) fn set_snapshot_offset(&self, offset: u64) {
+        self.snapshot_offset.store(offset, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot_version() -> u32 {
         SNAPSHOT_VERSION
     }
@@ -289,6 +301,10 @@ fn parse_lines<T: serde::de::DeserializeOwned>(
         out.push(rec);
     }
     Ok(out)
+}
+
+fn offset_of(snapshot: Option<&Snapshot>) -> u64 {
+    snapshot.map_or(u64::MAX, |s| s.feedback_offset)
 }
 
 /// Offset of the end of the feedback log (for a snapshot taken under its lock).
