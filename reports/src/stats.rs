@@ -24,7 +24,10 @@ pub fn wilson(p: f64, n: u64) -> (f64, f64) {
     let denom = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denom;
     let half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).max(0.0).sqrt() / denom;
-    ((centre - half).max(0.0), (centre + half).min(1.0))
+    // At p = 0 or 1 the bound on that side is exact; keep rounding dust out of it.
+    let low = if p <= 0.0 { 0.0 } else { (centre - half).max(0.0) };
+    let high = if p >= 1.0 { 1.0 } else { (centre + half).min(1.0) };
+    (low, high)
 }
 
 /// Normal interval of a mean of graded scores in [0, 1] with sample std `sd`.

@@ -59,7 +59,9 @@ pub fn verdict(r: &Report) -> String {
                         rq.mean
                     ),
                 };
-                let badge = if w.is_clear() && w.runner_up.is_some() {
+                let badge = if q.mean <= 0.0 {
+                    "every model scored 0"
+                } else if w.is_clear() && w.runner_up.is_some() {
                     "★ winner"
                 } else {
                     "★ best measured"
