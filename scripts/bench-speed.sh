@@ -84,10 +84,10 @@ trap 'rm -rf "$out"' EXIT
 # Alternate: for each round and model, llama-bench then noa, so both see the same load.
 for round in $(seq 1 "$rounds"); do
   for m in "${models[@]}"; do
-    echo "round $round: $m" >&2
+    echo "round $round: $m (load average $(cut -d" " -f1 /proc/loadavg))" >&2
     "${prio[@]}" "$llama_bench" -m "$models_dir/$m" -t "$threads" -p "$p" -n "$n" -r "$r" -o json \
       >"$out/lb-$round-$m.json" 2>/dev/null
-    NOA_QUIET=1 "${prio[@]}" "$noa" speed --model-path "$models_dir/$m" -t "$threads" -p "$p" -n "$n" -r "$r" --json \
+    "${prio[@]}" "$noa" -q speed --model-path "$models_dir/$m" -t "$threads" -p "$p" -n "$n" -r "$r" --json \
       >"$out/noa-$round-$m.json"
   done
 done
