@@ -16,7 +16,8 @@ pub fn noa_bin() -> PathBuf {
 pub fn test_models_dir() -> PathBuf {
     let dir = std::env::var_os("NOA_TEST_MODELS_DIR").map_or_else(
         || {
-            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+            let home =
+                std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
             home.join(".cache/noa/test-models")
         },
         PathBuf::from,
