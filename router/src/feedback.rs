@@ -182,29 +182,34 @@ impl Router {
         st.thompson.mean(m, uc)
     }
 
-    /// Write a snapshot of the learned state and empty the decision log it covers.
+    /// Write a snapshot of the learned state (and how far into each log it reaches).
     /// A router without persistence does nothing.
     pub fn snapshot(&self) -> Result<(), StoreError> {
         let Some(store) = &self.store else { return Ok(()) };
-        let feedback = store.feedback.lock().unwrap_or_else(|p| p.into_inner());
-        let mut decisions = store.decisions.lock().unwrap_or_else(|p| p.into_inner());
-        let offset = log_len(&feedback);
-        if log_len(&decisions) == 0 && store.snapshot_offset() == Some(offset) {
-            return Ok(()); // nothing happened since the last snapshot
-        }
+        let _one_writer = store.snapshot_lock.lock().unwrap_or_else(|p| p.into_inner());
         let snap = {
+            // Both log locks and the state lock: offsets and state agree exactly.
+            let feedback = store.feedback.lock().unwrap_or_else(|p| p.into_inner());
+            let decisions = store.decisions.lock().unwrap_or_else(|p| p.into_inner());
+            let offsets = (log_len(&feedback), log_len(&decisions));
+            if store.snapshot_offsets() == Some(offsets) {
+                return Ok(()); // nothing happened since the last snapshot
+            }
             let st = self.lock();
-            self.capture(&st, offset)
+            self.capture(&st, offsets.0, offsets.1)
         };
-        store.write_snapshot(&mut decisions, &snap)?;
-        store.set_snapshot_offset(offset);
-        Ok(())
+        // Written with no lock held, so routing and feedback carry on meanwhile.
+        store.write_snapshot(&snap)
     }
 
-    fn capture(&self, st: &State, feedback_offset: u64) -> Snapshot {
+    fn capture(&self, st: &State, feedback_offset: u64, decisions_offset: u64) -> Snapshot {
         let rows = &self.table.rows;
-        let mut snap =
-            Snapshot { version: Store::snapshot_version(), feedback_offset, ..Snapshot::default() };
+        let mut snap = Snapshot {
+            version: Store::snapshot_version(),
+            feedback_offset,
+            decisions_offset,
+            ..Snapshot::default()
+        };
         for (m, row) in rows.iter().enumerate() {
             for (u, uc) in UseCase::ALL.into_iter().enumerate() {
                 let s = st.thompson.stats[m][u];

@@ -1,7 +1,7 @@
 //! Durable router state under `NOA_HOME/router/`: the append-only feedback log
-//! (fsynced before feedback is acknowledged), the decision log (so feedback for a
-//! decision made before a restart still resolves), and a periodic snapshot that
-//! records how far into the feedback log it reaches. On start the router loads the
+//! (fsynced before feedback is acknowledged), the append-only decision log (so
+//! feedback for a decision made before a restart still resolves), and a periodic
+//! snapshot that records how far into each log it reaches. On start the router loads the
 //! snapshot and replays what follows, so `kill -9` at any moment loses no
 //! acknowledged feedback. A torn last line (a write cut short by a crash) was never
 //! acknowledged and is cut off on open.
@@ -80,6 +80,10 @@ pub struct Snapshot {
     pub version: u32,
     /// Byte offset into `feedback.jsonl` this snapshot includes.
     pub feedback_offset: u64,
+    /// Byte offset into `decisions.jsonl` this snapshot includes (open decisions
+    /// before it are in `pending`).
+    #[serde(default)]
+    pub decisions_offset: u64,
     pub thompson: Vec<ArmSnapshot>,
     pub linucb: Vec<(String, LinFeedback)>,
     pub latency: Vec<(String, LatencyObs)>,
@@ -115,8 +119,10 @@ pub struct Store {
     pub(crate) decisions: Mutex<File>,
     /// Keeps the folder's advisory lock for the store's lifetime.
     _lock: File,
-    /// Feedback-log offset of the snapshot on disk (`u64::MAX`: none).
-    snapshot_offset: std::sync::atomic::AtomicU64,
+    /// Log offsets (feedback, decisions) of the snapshot on disk; `None`: none.
+    snapshot_offsets: Mutex<Option<(u64, u64)>>,
+    /// Serialises snapshot writers (periodic and shutdown).
+    pub(crate) snapshot_lock: Mutex<()>,
 }
 
 impl Store {
@@ -150,14 +156,18 @@ impl Store {
             Err(e) => return Err(StoreError::io(&snap_path, e)),
         };
         let offset = snapshot.as_ref().map_or(0, |s| s.feedback_offset);
+        let doffset = snapshot.as_ref().map_or(0, |s| s.decisions_offset);
         let (feedback_file, feedback) = open_log(&dir.join(FEEDBACK_FILE), offset)?;
-        let (decisions_file, decisions) = open_log(&dir.join(DECISIONS_FILE), 0)?;
+        let (decisions_file, decisions) = open_log(&dir.join(DECISIONS_FILE), doffset)?;
         let store = Store {
             dir: dir.to_owned(),
             feedback: Mutex::new(feedback_file),
             decisions: Mutex::new(decisions_file),
             _lock: lock,
-            snapshot_offset: std::sync::atomic::AtomicU64::new(offset_of(snapshot.as_ref())),
+            snapshot_offsets: Mutex::new(
+                snapshot.as_ref().map(|s| (s.feedback_offset, s.decisions_offset)),
+            ),
+            snapshot_lock: Mutex::new(()),
         };
         Ok((store, Recovered { snapshot, feedback, decisions }))
     }
@@ -177,8 +187,9 @@ impl Store {
             Err(e) => return Err(StoreError::io(&snap_path, e)),
         };
         let offset = snapshot.as_ref().map_or(0, |s| s.feedback_offset);
+        let doffset = snapshot.as_ref().map_or(0, |s| s.decisions_offset);
         let feedback = read_log(&dir.join(FEEDBACK_FILE), offset)?;
-        let decisions = read_log(&dir.join(DECISIONS_FILE), 0)?;
+        let decisions = read_log(&dir.join(DECISIONS_FILE), doffset)?;
         Ok(Recovered { snapshot, feedback, decisions })
     }
 
@@ -208,13 +219,9 @@ impl Store {
         file.sync_data().map_err(|e| StoreError::io(&path, e))
     }
 
-    /// Write `snapshot` atomically, then empty the decision log it supersedes. The
-    /// caller holds both log locks so nothing is appended in between.
-    pub(crate) fn write_snapshot(
-        &self,
-        decisions: &mut File,
-        snapshot: &Snapshot,
-    ) -> Result<(), StoreError> {
+    /// Write `snapshot` atomically (temp file, fsync, rename, fsync the folder). The
+    /// logs stay append-only: the snapshot records how far into each it reaches.
+    pub(crate) fn write_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let path = self.dir.join(SNAPSHOT_FILE);
         let tmp = self.dir.join(format!("{SNAPSHOT_FILE}.tmp"));
         let bytes = serde_json::to_vec(snapshot).unwrap_or_default();
@@ -227,18 +234,14 @@ impl Store {
         if let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();
         }
-        let dpath = self.dir.join(DECISIONS_FILE);
-        decisions.set_len(0).map_err(|e| StoreError::io(&dpath, e))?;
-        decisions.sync_all().map_err(|e| StoreError::io(&dpath, e))
+        *self.snapshot_offsets.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((snapshot.feedback_offset, snapshot.decisions_offset));
+        Ok(())
     }
 
-    pub(crate) fn snapshot_offset(&self) -> Option<u64> {
-        let v = self.snapshot_offset.load(std::sync::atomic::Ordering::Relaxed);
-        (v != u64::MAX).then_some(v)
-    }
-
-    pub(crate) fn set_snapshot_offset(&self, offset: u64) {
-        self.snapshot_offset.store(offset, std::sync::atomic::Ordering::Relaxed);
+    /// Offsets of the snapshot on disk.
+    pub(crate) fn snapshot_offsets(&self) -> Option<(u64, u64)> {
+        *self.snapshot_offsets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn snapshot_version() -> u32 {
@@ -301,10 +304,6 @@ fn parse_lines<T: serde::de::DeserializeOwned>(
         out.push(rec);
     }
     Ok(out)
-}
-
-fn offset_of(snapshot: Option<&Snapshot>) -> u64 {
-    snapshot.map_or(u64::MAX, |s| s.feedback_offset)
 }
 
 /// Offset of the end of the feedback log (for a snapshot taken under its lock).
