@@ -420,3 +420,17 @@ fn damaged_item_lines_are_skipped_with_a_note() {
     let (_, rows) = read_csv(&home.reports_dir().join("items_by_suite.csv"));
     assert_eq!(rows.len(), 18, "the good lines still count");
 }
+
+#[test]
+fn unfinished_run_is_flagged() {
+    let (_dir, home) = realistic();
+    let path = home.runs_dir().join(fixture::RUN).join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    m["finished_at"] = serde_json::Value::Null;
+    std::fs::write(&path, m.to_string()).unwrap();
+    let out = build(&home, &ReportOptions::default()).unwrap();
+    let doc = parse(&std::fs::read_to_string(&out.html_path).unwrap());
+    let alert = doc.select(&sel("#unfinished-run")).next().map(text).unwrap_or_default();
+    assert!(alert.contains(fixture::RUN) && alert.contains("noa bench --resume"), "{alert}");
+}

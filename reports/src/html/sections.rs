@@ -128,6 +128,17 @@ pub fn alerts(r: &Report) -> String {
              <p>Run <code>noa bench</code> to measure the installed models on this machine.</p></div>\n",
         );
     }
+    for run in &r.inputs.runs {
+        if run.manifest.as_ref().is_some_and(|m| m.finished_at.is_none()) {
+            out.push_str(&format!(
+                "<div class=\"alert info\" id=\"unfinished-run\"><h3>Run <code>{}</code> has not finished</h3>\
+                 <p>It is still running or was interrupted: the figures cover the {} items recorded so far. \
+                 <code>noa bench --resume</code> completes it.</p></div>\n",
+                escape(&run.id),
+                run.items.len()
+            ));
+        }
+    }
     if !r.summary.failures.is_empty() {
         out.push_str("<div class=\"alert\" id=\"failed-models\"><h3>Models that failed</h3><ul>\n");
         for (m, why) in &r.summary.failures {
