@@ -1,7 +1,6 @@
 //! Live router totals from the router's logs in `NOA_HOME/router/`: `feedback.jsonl`
 //! (append-only, one record per reward or measured latency, each naming its decision,
-//! use case and model) and `decisions.jsonl` (decisions since the router's last
-//! snapshot). The report reads them tolerantly, one JSON object per line, without
+//! use case and model) and `decisions.jsonl` (append-only, one record per decision). The report reads them tolerantly, one JSON object per line, without
 //! depending on the router crate: unknown fields are ignored and unreadable lines
 //! (a torn last line after a crash) are counted, so a log written by a newer router
 //! never breaks the report.
@@ -46,7 +45,7 @@ pub struct FeedbackTotals {
     pub unreadable: u64,
     /// Feedback records whose model could not be told.
     pub unattributed_feedback: u64,
-    /// Decisions in the decision log (older ones are folded into the router snapshot).
+    /// Decisions in the decision log.
     pub decisions: u64,
     pub by_model: BTreeMap<String, ModelTotals>,
 }

@@ -13,7 +13,7 @@ pub struct ReportArgs {
     #[arg(long, env = "NOA_REPORT_RUN", value_name = "ID", conflicts_with = "all_runs")]
     pub run: Option<String>,
     /// Take per-item evidence from every run under `runs/` (default: the latest run).
-    #[arg(long, env = "NOA_REPORT_ALL_RUNS")]
+    #[arg(long, env = "NOA_REPORT_ALL_RUNS", value_parser = clap::builder::FalseyValueParser::new())]
     pub all_runs: bool,
     /// Where to write the HTML file; the CSV files go beside it.
     /// [default: NOA_HOME/reports/index.html]

@@ -68,12 +68,12 @@ pub fn routing(r: &Report) -> String {
                 notes.push(format!("{} whose model is unknown", t.unattributed_feedback));
             }
             notes.push(format!(
-                "{} decisions in the current decision log (older ones are folded into the router's snapshot)",
+                "{} decisions in <code>router/decisions.jsonl</code>",
                 t.decisions
             ));
             out.push_str(&format!("<p>From <code>router/feedback.jsonl</code>: {}.</p>\n", notes.join(", ")));
             out.push_str(
-                "<table id=\"feedback-table\"><thead><tr><th>model</th><th class=\"num\">recent decisions</th>\
+                "<table id=\"feedback-table\"><thead><tr><th>model</th><th class=\"num\">decisions</th>\
                  <th class=\"num\">rewards</th><th class=\"num\">mean reward</th><th class=\"num\">mean latency</th>\
                  <th>use cases</th></tr></thead><tbody>\n",
             );
