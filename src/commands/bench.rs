@@ -56,13 +56,13 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2, env = "NOA_BENCH_SCORER_THREADS", value_name = "N")]
     pub scorer_threads: usize,
     /// Recompute every item instead of reusing identical earlier results.
-    #[arg(long, env = "NOA_BENCH_NO_CACHE")]
+    #[arg(long, env = "NOA_BENCH_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_cache: bool,
     /// Extra folders of suites (`:`-separated), after the built-in ones.
     #[arg(long, env = noa_bench::suite::NOA_SUITES_DIR, value_delimiter = ':', value_name = "DIRS")]
     pub suites_dir: Vec<PathBuf>,
     /// Do not write measurements into `models.json`.
-    #[arg(long, env = "NOA_BENCH_NO_REGISTRY")]
+    #[arg(long, env = "NOA_BENCH_NO_REGISTRY", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_registry: bool,
     /// Print the summary as JSON on stdout.
     #[arg(long)]

@@ -12,7 +12,7 @@ pub mod speed;
 
 use std::process::ExitCode;
 
-use noa_registry::{env_vars, NoaHome};
+use noa_registry::{NoaHome, env_vars};
 
 /// Options every subcommand takes.
 #[derive(Debug, clap::Args)]
@@ -21,7 +21,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = env_vars::NOA_HOME, value_name = "DIR")]
     pub home: Option<std::path::PathBuf>,
     /// Print nothing but data and errors; no progress bars.
-    #[arg(long, short, global = true, env = "NOA_QUIET")]
+    #[arg(long, short, global = true, env = "NOA_QUIET", value_parser = clap::builder::FalseyValueParser::new())]
     pub quiet: bool,
     /// More log output (repeat for more).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]

