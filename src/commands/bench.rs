@@ -73,10 +73,10 @@ pub fn run(args: BenchArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let use_cases = args
         .use_cases
         .iter()
-        .map(|u| u.parse::<UseCase>().map_err(|e| UserError::new(e)))
+        .map(|u| u.parse::<UseCase>().map_err(UserError::new))
         .collect::<Result<Vec<_>, _>>()?;
     let time_budget = match &args.time_budget {
-        Some(t) => Some(parse_duration(t).map_err(|e| UserError::new(e))?),
+        Some(t) => Some(parse_duration(t).map_err(UserError::new)?),
         None => None,
     };
     let mut suite_dirs = args.suites_dir.clone();
