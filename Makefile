@@ -43,4 +43,4 @@ lint: setup
 # OpenMP threads, and two of them side by side oversubscribe the CPU so badly that
 # both crawl (barriers wait on descheduled threads).
 test: test-models lint
-	cargo test --release --locked --workspace -- --test-threads=1
+	cargo test --release --locked --workspace --no-fail-fast -- --test-threads=1
