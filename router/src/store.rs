@@ -143,18 +143,7 @@ impl Store {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::io(&lock_path, e)),
         }
-        let snap_path = dir.join(SNAPSHOT_FILE);
-        let snapshot = match std::fs::read(&snap_path) {
-            Ok(bytes) => Some(serde_json::from_slice::<Snapshot>(&bytes).map_err(|e| {
-                StoreError::Corrupt {
-                    path: snap_path.display().to_string(),
-                    line: e.line(),
-                    reason: e.to_string(),
-                }
-            })?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(StoreError::io(&snap_path, e)),
-        };
+        let snapshot = read_snapshot(dir)?;
         let offset = snapshot.as_ref().map_or(0, |s| s.feedback_offset);
         let doffset = snapshot.as_ref().map_or(0, |s| s.decisions_offset);
         let (feedback_file, feedback) = open_log(&dir.join(FEEDBACK_FILE), offset)?;
@@ -174,18 +163,7 @@ impl Store {
 
     /// What is on disk, without creating or repairing anything (for `noa route`).
     pub fn read_only(dir: &Path) -> Result<Recovered, StoreError> {
-        let snap_path = dir.join(SNAPSHOT_FILE);
-        let snapshot = match std::fs::read(&snap_path) {
-            Ok(bytes) => Some(serde_json::from_slice::<Snapshot>(&bytes).map_err(|e| {
-                StoreError::Corrupt {
-                    path: snap_path.display().to_string(),
-                    line: e.line(),
-                    reason: e.to_string(),
-                }
-            })?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(StoreError::io(&snap_path, e)),
-        };
+        let snapshot = read_snapshot(dir)?;
         let offset = snapshot.as_ref().map_or(0, |s| s.feedback_offset);
         let doffset = snapshot.as_ref().map_or(0, |s| s.decisions_offset);
         let feedback = read_log(&dir.join(FEEDBACK_FILE), offset)?;
@@ -309,4 +287,21 @@ fn parse_lines<T: serde::de::DeserializeOwned>(
 /// Offset of the end of the feedback log (for a snapshot taken under its lock).
 pub(crate) fn log_len(file: &File) -> u64 {
     file.metadata().map_or(0, |m| m.len())
+}
+
+/// The snapshot in `dir`, if one was written; a file that does not parse is an error
+/// naming it, never silently ignored.
+fn read_snapshot(dir: &Path) -> Result<Option<Snapshot>, StoreError> {
+    let snap_path = dir.join(SNAPSHOT_FILE);
+    match std::fs::read(&snap_path) {
+        Ok(bytes) => {
+            serde_json::from_slice::<Snapshot>(&bytes).map(Some).map_err(|e| StoreError::Corrupt {
+                path: snap_path.display().to_string(),
+                line: e.line(),
+                reason: e.to_string(),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io(&snap_path, e)),
+    }
 }
