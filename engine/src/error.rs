@@ -18,6 +18,8 @@ pub enum EngineError {
     Decode(String),
     #[error("the model's worker thread has stopped")]
     WorkerGone,
+    #[error("the request's deadline passed before it finished")]
+    DeadlinePassed,
     #[error("engine not available: {0}")]
     Unavailable(String),
 }

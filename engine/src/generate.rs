@@ -1,8 +1,9 @@
 //! Continuous batching. Every active request is one llama.cpp sequence (its slot index is
 //! its `seq_id`); each step puts the next token of every generating sequence and chunks
 //! of waiting prompts into one `LlamaBatch`, decodes once, samples each sequence, and
-//! retires the ones that finished (their KV cells cleared) so queued requests take the
-//! free slots at the next step.
+//! retires the ones that finished so queued requests take the free slots at the next
+//! step. A retired slot keeps its prompt's KV cells for the next prompt that shares
+//! their prefix (see [`prefix`](crate::prefix)); only the rest of that prompt is decoded.
 
 use std::sync::mpsc::Sender;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
+use crate::prefix::PrefixCache;
 use crate::sampler::SeqSampler;
 use crate::text::TextState;
 use crate::{EngineError, FinishReason, GenerateRequest, Generation, RequestTimings, StreamEvent};
@@ -43,8 +45,11 @@ struct Seq {
     reply: Reply,
     rendered: String,
     prompt: Vec<LlamaToken>,
-    /// Prompt tokens already put in a batch.
+    /// Prompt tokens already in the KV cells (reused from the slot's last request, or
+    /// put in a batch).
     fed: usize,
+    /// Leading prompt tokens whose cells were reused from the slot's last request.
+    reused: usize,
     /// Position of the next token in this sequence.
     pos: i32,
     next: Option<LlamaToken>,
@@ -53,6 +58,7 @@ struct Seq {
     text: TextState,
     max_tokens: u32,
     gen_tokens: u32,
+    deadline: Option<Instant>,
     enqueued: Instant,
     admitted: Instant,
     first: Option<Instant>,
@@ -65,6 +71,8 @@ pub(crate) struct Scheduler<'m> {
     n_ctx_seq: u32,
     n_batch: usize,
     slots: Vec<Option<Seq>>,
+    /// Prompt cells kept for reuse; `None` when every slot is cleared on retirement.
+    cache: Option<PrefixCache>,
     batch: LlamaBatch<'static>,
 }
 
@@ -85,13 +93,20 @@ pub(crate) fn tokenize_prompt(model: &LlamaModel, text: &str) -> Vec<LlamaToken>
 }
 
 impl<'m> Scheduler<'m> {
-    pub(crate) fn new(model: &'m LlamaModel, n_ctx_seq: u32, n_seq_max: u32, n_batch: u32) -> Self {
+    pub(crate) fn new(
+        model: &'m LlamaModel,
+        n_ctx_seq: u32,
+        n_seq_max: u32,
+        n_batch: u32,
+        prefix_cache: bool,
+    ) -> Self {
         let n_batch = n_batch.max(1) as usize;
         Self {
             model,
             n_ctx_seq,
             n_batch,
             slots: (0..n_seq_max.max(1)).map(|_| None).collect(),
+            cache: prefix_cache.then(|| PrefixCache::new(n_seq_max.max(1) as usize)),
             batch: LlamaBatch::new(n_batch, 1),
         }
     }
@@ -104,9 +119,28 @@ impl<'m> Scheduler<'m> {
         self.slots.iter().any(Option::is_none)
     }
 
-    /// Take a request into a free slot, or answer it at once (error, `max_tokens` 0).
-    pub(crate) fn admit(&mut self, job: GenJob) {
+    /// Empty every slot's KV cells, before a job that needs the whole context.
+    pub(crate) fn forget(&mut self, ctx: &mut LlamaContext<'_>) {
+        if let Some(c) = self.cache.as_mut() {
+            c.clear_all(ctx);
+        }
+    }
+
+    /// A sequence leaves `slot`: its prompt cells stay for reuse, or all go.
+    fn retire(&mut self, ctx: &mut LlamaContext<'_>, slot: usize, prompt: &[LlamaToken]) {
+        match self.cache.as_mut() {
+            Some(c) => c.retire(ctx, slot, prompt),
+            None => drop(ctx.clear_kv_cache_seq(Some(slot as u32), None, None)),
+        }
+    }
+
+    /// Take a request into the free slot that holds the longest prefix of its prompt,
+    /// or answer it at once (error, `max_tokens` 0).
+    pub(crate) fn admit(&mut self, ctx: &mut LlamaContext<'_>, job: GenJob) {
         let admitted = Instant::now();
+        if job.request.deadline.is_some_and(|d| admitted >= d) {
+            return job.reply.fail(EngineError::DeadlinePassed);
+        }
         let prompt = tokenize_prompt(self.model, &job.rendered);
         if prompt.is_empty() {
             return job.reply.fail(EngineError::Decode("the prompt is empty".into()));
@@ -123,21 +157,31 @@ impl<'m> Scheduler<'m> {
                 Ok(s) => s,
                 Err(e) => return job.reply.fail(e),
             };
-        let Some(slot) = self.slots.iter().position(Option::is_none) else {
-            return job.reply.fail(EngineError::Decode("no free sequence slot".into()));
+        let free: Vec<usize> = (0..self.slots.len()).filter(|&i| self.slots[i].is_none()).collect();
+        let (slot, reused) = match self.cache.as_mut() {
+            Some(c) => match c.place(&free, &prompt) {
+                Some(p) => (p.slot, c.truncate(ctx, p.slot, p.reused)),
+                None => (usize::MAX, 0),
+            },
+            None => (free.first().copied().unwrap_or(usize::MAX), 0),
         };
+        if slot == usize::MAX {
+            return job.reply.fail(EngineError::Decode("no free sequence slot".into()));
+        }
         let seq = Seq {
             reply: job.reply,
             rendered: job.rendered,
             prompt,
-            fed: 0,
-            pos: 0,
+            fed: reused,
+            reused,
+            pos: reused as i32,
             next: None,
             logit_idx: None,
             sampler,
             text: TextState::new(job.request.stop.clone()),
             max_tokens: job.request.max_tokens,
             gen_tokens: 0,
+            deadline: job.request.deadline,
             enqueued: job.enqueued,
             admitted,
             first: None,
@@ -152,6 +196,7 @@ impl<'m> Scheduler<'m> {
 
     /// One decode over every active sequence.
     pub(crate) fn step(&mut self, ctx: &mut LlamaContext<'_>) {
+        self.expire(ctx);
         self.batch.clear();
         let mut n: i32 = 0;
         let mut add_failed = false;
@@ -196,7 +241,7 @@ impl<'m> Scheduler<'m> {
         if let Err(e) = decoded {
             for id in 0..self.slots.len() {
                 if let Some(s) = self.slots[id].take() {
-                    let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
+                    self.retire(ctx, id, &[]);
                     s.reply.fail(EngineError::Decode(e.clone()));
                 }
             }
@@ -211,13 +256,27 @@ impl<'m> Scheduler<'m> {
                 None => continue,
             };
             if let Some(end) = outcome {
-                let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
                 if let Some(s) = self.slots[id].take() {
+                    self.retire(ctx, id, &s.prompt[..s.fed]);
                     match end {
                         Ok(reason) => finish(s, reason),
                         Err(e) => s.reply.fail(e),
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Scheduler<'_> {
+    /// Fail every sequence whose deadline has passed and free its slot.
+    fn expire(&mut self, ctx: &mut LlamaContext<'_>) {
+        let now = Instant::now();
+        for id in 0..self.slots.len() {
+            let due = self.slots[id].as_ref().is_some_and(|s| s.deadline.is_some_and(|d| now >= d));
+            if due && let Some(s) = self.slots[id].take() {
+                self.retire(ctx, id, &s.prompt[..s.fed]);
+                s.reply.fail(EngineError::DeadlinePassed);
             }
         }
     }
@@ -277,13 +336,14 @@ fn finish(mut s: Seq, finish: FinishReason) {
         queue_ms: ms(s.admitted.saturating_duration_since(s.enqueued)),
         ttft_ms: ms(first - s.admitted),
         e2e_ms: ms(s.last - s.admitted),
-        prompt_tps: if prefill > 0.0 { s.prompt.len() as f64 / prefill } else { 0.0 },
+        prompt_tps: if prefill > 0.0 { (s.prompt.len() - s.reused) as f64 / prefill } else { 0.0 },
         gen_tps: if gap_sum > 0.0 { s.gaps.len() as f64 * 1000.0 / gap_sum } else { 0.0 },
         inter_token_ms: std::mem::take(&mut s.gaps),
     };
     let generation = Generation {
         text: s.text.into_text(),
         prompt_tokens: s.prompt.len() as u32,
+        cached_tokens: s.reused as u32,
         gen_tokens: s.gen_tokens,
         finish,
         timings,

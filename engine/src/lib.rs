@@ -19,6 +19,7 @@ pub mod json_schema;
 mod loglik;
 mod model;
 pub mod pool;
+mod prefix;
 mod sampler;
 mod speed;
 mod template;

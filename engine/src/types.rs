@@ -17,12 +17,27 @@ pub struct EngineConfig {
     pub n_batch: u32,
     /// Layers offloaded to a GPU backend (0 on CPU builds).
     pub gpu_layers: u32,
+    /// Reuse a finished request's prompt KV cells for the next prompt sharing their
+    /// prefix (multi-turn chats, a long shared system prompt). Faster, but not
+    /// bit-reproducible: llama.cpp's logits depend slightly on how a prompt is split
+    /// into decode calls, enough to flip a near-tied greedy choice (llama.cpp's server
+    /// documents the same for `cache_prompt`). Off by default; `noa serve` turns it on,
+    /// `noa bench` keeps it off so a score never depends on what ran before the item.
+    #[serde(default)]
+    pub prefix_cache: bool,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
-        Self { threads, n_ctx: 2048, n_seq_max: 8, n_batch: 512, gpu_layers: 0 }
+        Self {
+            threads,
+            n_ctx: 2048,
+            n_seq_max: 8,
+            n_batch: 512,
+            gpu_layers: 0,
+            prefix_cache: false,
+        }
     }
 }
 
@@ -76,6 +91,11 @@ pub struct GenerateRequest {
     pub seed: u32,
     #[serde(default)]
     pub constraint: Option<Constraint>,
+    /// Give up on the request if it has not finished by this instant (a time budget):
+    /// it then fails with [`EngineError::DeadlinePassed`](crate::EngineError) and its
+    /// sequence slot is freed at once.
+    #[serde(skip)]
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl GenerateRequest {
@@ -88,6 +108,7 @@ impl GenerateRequest {
             temperature: 0.0,
             seed: 0,
             constraint: None,
+            deadline: None,
         }
     }
 }
@@ -128,6 +149,10 @@ pub struct RequestTimings {
 pub struct Generation {
     pub text: String,
     pub prompt_tokens: u32,
+    /// Leading prompt tokens whose KV cells were reused from an earlier request with
+    /// the same prefix (not decoded again).
+    #[serde(default)]
+    pub cached_tokens: u32,
     pub gen_tokens: u32,
     pub finish: FinishReason,
     pub timings: RequestTimings,

@@ -74,7 +74,7 @@ pub(crate) fn run(
     let n_batch = ctx.n_batch();
     let _ = ready.send(Ok(()));
 
-    let mut sched = Scheduler::new(&model, n_ctx_seq, n_seq, n_batch);
+    let mut sched = Scheduler::new(&model, n_ctx_seq, n_seq, n_batch, cfg.prefix_cache);
     let mut queue: VecDeque<Job> = VecDeque::new();
     let mut connected = true;
     loop {
@@ -103,8 +103,9 @@ pub(crate) fn run(
                 break;
             }
             match queue.pop_front() {
-                Some(Job::Generate(g)) => sched.admit(g),
+                Some(Job::Generate(g)) => sched.admit(&mut ctx, g),
                 Some(Job::Loglikelihood { requests, reply }) => {
+                    sched.forget(&mut ctx);
                     let r =
                         crate::loglik::run(&model, &mut ctx, requests, n_ctx_seq, n_seq, n_batch);
                     let _ = reply.send(r);

@@ -116,6 +116,8 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let mut engine = EngineConfig {
         n_ctx: args.ctx,
         n_seq_max: args.parallel.max(1),
+        // Agents send whole conversations turn after turn: decode only what is new.
+        prefix_cache: true,
         ..EngineConfig::default()
     };
     if let Some(t) = args.threads {
@@ -226,6 +228,7 @@ fn request(req: ChatRequest) -> GenerateRequest {
         temperature: req.temperature,
         seed: req.seed,
         constraint: None,
+        deadline: None,
     }
 }
 

@@ -10,6 +10,7 @@ fn reply(text: &str) -> Option<Reply> {
     Some(Reply::Generated(Generation {
         text: text.to_string(),
         prompt_tokens: 1,
+        cached_tokens: 0,
         gen_tokens: 1,
         finish: FinishReason::Eog,
         timings: RequestTimings::default(),

@@ -33,6 +33,7 @@ fn run(item: &Item, output: &str, constrained: bool) -> Score {
     let g = Generation {
         text: output.to_string(),
         prompt_tokens: 1,
+        cached_tokens: 0,
         gen_tokens: 1,
         finish: FinishReason::Eog,
         timings: RequestTimings::default(),

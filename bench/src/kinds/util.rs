@@ -69,6 +69,7 @@ pub(crate) fn request(
         temperature: settings.temperature,
         seed: settings.seed,
         constraint: None,
+        deadline: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! grammar / JSON-schema constraints, streaming, and a too-long prompt failing alone.
 
 use noa_engine::{
-    ChatMessage, Constraint, EngineError, FinishReason, GenerateRequest, Prompt, StreamEvent,
+    ChatMessage, Constraint, EngineError, FinishReason, GenerateRequest, Model, Prompt, StreamEvent,
 };
 
 use crate::common::{gemma, smollm};
@@ -145,4 +145,56 @@ fn sampling_with_seed_is_reproducible() {
     let a = m.generate(req.clone()).unwrap();
     let b = m.generate(req).unwrap();
     assert_eq!(a.text, b.text);
+}
+
+#[test]
+fn a_passed_deadline_cuts_only_that_request() {
+    let m = smollm();
+    let story = || ask("Write a very long story about a cat and a dog.", 400);
+    let cut = GenerateRequest {
+        deadline: Some(std::time::Instant::now() + std::time::Duration::from_millis(150)),
+        ..story()
+    };
+    let expired = GenerateRequest { deadline: Some(std::time::Instant::now()), ..ask("Hi", 4) };
+    let out = m.generate_batch(vec![story(), cut, expired]);
+    assert!(matches!(out[1], Err(EngineError::DeadlinePassed)), "{:?}", out[1]);
+    assert!(matches!(out[2], Err(EngineError::DeadlinePassed)), "{:?}", out[2]);
+    let whole = out[0].as_ref().unwrap();
+    assert!(whole.gen_tokens > 20, "the request without a deadline ran on: {whole:?}");
+    assert_eq!(whole.text, m.generate(story()).unwrap().text, "the cut did not disturb it");
+}
+
+#[test]
+fn a_shared_prompt_prefix_is_reused_when_asked_and_only_then() {
+    // One conversation, then its continuation: the second prompt starts with the
+    // first prompt and reply, as an agent's next turn does. Own copies of the models,
+    // so that tests running beside this one cannot take the slot holding the prefix.
+    let first = vec![ChatMessage::new("user", "Name three fruits.")];
+    let mut on = crate::common::config();
+    on.prefix_cache = true;
+    for file in [crate::common::SMOLLM, crate::common::GEMMA] {
+        let path = crate::common::model_path(file);
+        let m = Model::load(&path, &on).unwrap();
+        let a = m.generate(GenerateRequest::chat(first.clone(), 16)).unwrap();
+        assert_eq!(a.cached_tokens, 0, "nothing to reuse yet");
+        let mut next = first.clone();
+        next.push(ChatMessage::new("assistant", a.text.clone()));
+        next.push(ChatMessage::new("user", "Now name three vegetables."));
+        let b = m.generate(GenerateRequest::chat(next.clone(), 16)).unwrap();
+        assert_eq!(b.cached_tokens, a.prompt_tokens, "{file}: the first prompt is reused");
+        assert!(!b.text.trim().is_empty());
+        // Another prompt in between goes to another slot and disturbs nothing.
+        m.generate(ask("Something else entirely.", 8)).unwrap();
+        let again = m.generate(GenerateRequest::chat(next.clone(), 16)).unwrap();
+        assert_eq!(again.cached_tokens + 1, again.prompt_tokens, "{file}: all but one reused");
+        assert_eq!(again.text, b.text, "{file}: same cells, same output");
+        // Off (the default): nothing is reused, and the output is what a fresh model
+        // gives.
+        let plain = crate::common::fresh(&path);
+        plain.generate(GenerateRequest::chat(first.clone(), 16)).unwrap();
+        let off = plain.generate(GenerateRequest::chat(next.clone(), 16)).unwrap();
+        assert_eq!(off.cached_tokens, 0);
+        let fresh = crate::common::fresh(&path).generate(GenerateRequest::chat(next, 16)).unwrap();
+        assert_eq!(off.text, fresh.text, "{file}");
+    }
 }
