@@ -71,6 +71,7 @@ fn item(model: &str, i: usize, score: f64) -> ItemRecord {
         timings: ItemTimings { e2e_ms: 100.0, ..ItemTimings::default() },
         error: None,
         cached_from: None,
+        prompt: None,
     }
 }
 

@@ -28,6 +28,12 @@ pub struct ItemRecord {
     pub item_id: String,
     /// sha256 of the exact prompt text given to the engine.
     pub prompt_sha256: String,
+    /// The exact text of the first prompt: the rendered chat template or raw prompt
+    /// of the first generation, or the shared context of a log-likelihood item (its
+    /// continuations are the item's choices). Lets a peer harness be given the same
+    /// input, and a user see what the model saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
     /// Hash of the generation settings (max tokens, temperature, seed, grammar...).
     pub settings_hash: String,
     pub engine_build: String,

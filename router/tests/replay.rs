@@ -27,6 +27,7 @@ fn item(model: &str, use_case: UseCase, i: usize, score: f64, e2e: f64) -> ItemR
         timings: ItemTimings { e2e_ms: e2e, ..ItemTimings::default() },
         error: None,
         cached_from: None,
+        prompt: None,
     }
 }
 

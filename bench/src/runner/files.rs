@@ -170,6 +170,7 @@ mod tests {
             timings: ItemTimings::default(),
             error: None,
             cached_from: None,
+            prompt: None,
         }
     }
 

@@ -151,13 +151,14 @@ pub fn run(
             if indices.is_empty() {
                 continue;
             }
-            // Fair share of what is left of the budget: this pair gets the remaining
-            // time divided by the pairs still to come (leftovers flow onwards).
             let pairs_left = (models.len() - mi - 1) * suites.len() + (suites.len() - si);
-            let share = deadline.map(|d| {
-                let left = d.saturating_duration_since(Instant::now());
-                Instant::now() + left / pairs_left.max(1) as u32
-            });
+            let (share, hard) = match deadline {
+                Some(d) => {
+                    let (soft, hard) = fair_share(Instant::now(), d, pairs_left);
+                    (Some(soft), Some(hard))
+                }
+                None => (None, None),
+            };
             let ctx = RecordCtx {
                 run_id: &run.id,
                 model_id: &entry.id,
@@ -170,6 +171,7 @@ pub fn run(
                 batch: plan.batch as usize,
                 scorer_threads: plan.scorer_threads,
                 deadline: share,
+                hard_deadline: hard,
             };
             let res = run_suite(
                 &model,
@@ -183,7 +185,7 @@ pub fn run(
             )?;
             ran += res.ran;
             cached += res.cached;
-            if res.not_started > 0 && res.crashed.is_none() {
+            if (res.not_started > 0 || res.cut > 0) && res.crashed.is_none() {
                 budget_hit = true;
             }
             if let Some(reason) = res.crashed {
@@ -233,6 +235,18 @@ pub fn run(
         resumed,
         wall_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A (model, suite) pair's slice of the time budget that ends at `deadline`, with
+/// `pairs_left` pairs (this one included) still to run: it may start items until the
+/// remaining time divided evenly (`soft`; time a pair leaves unused flows on to the
+/// next), and items still running a quarter of a share later are cut off (`hard`), so
+/// one slow pair cannot eat the others' time. The last pair's hard end is the budget's.
+fn fair_share(now: Instant, deadline: Instant, pairs_left: usize) -> (Instant, Instant) {
+    let left = deadline.saturating_duration_since(now);
+    let share = left / pairs_left.max(1) as u32;
+    let soft = now + share;
+    (soft, (soft + share / 4).min(deadline))
 }
 
 fn key3(model: &str, suite: &LoadedSuite, item: &str) -> (String, String, String) {
@@ -301,6 +315,7 @@ impl RecordCtx<'_> {
             timings: trace.timings(),
             error: trace.error.clone(),
             cached_from: None,
+            prompt: trace.prompt.clone(),
         }
     }
 
@@ -320,6 +335,7 @@ struct SuiteResult {
     ran: usize,
     cached: usize,
     not_started: usize,
+    cut: usize,
     crashed: Option<String>,
 }
 
@@ -345,7 +361,7 @@ fn run_suite(
         hits.borrow_mut()[i] = hit;
         found
     };
-    let mut result = SuiteResult { ran: 0, cached: 0, not_started: 0, crashed: None };
+    let mut result = SuiteResult { ran: 0, cached: 0, not_started: 0, cut: 0, crashed: None };
     let mut write_err = None;
     let gone = noa_engine::EngineError::WorkerGone.to_string();
     let mut finish = |f: Finished| {
@@ -387,6 +403,25 @@ fn run_suite(
         return Err(e);
     }
     result.not_started = outcome.not_started;
+    result.cut = outcome.cut;
     result.crashed = outcome.crashed;
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn fair_share_splits_what_is_left_and_the_last_pair_ends_with_the_budget() {
+        let now = Instant::now();
+        let end = now + Duration::from_secs(100);
+        let (soft, hard) = super::fair_share(now, end, 4);
+        assert_eq!(soft - now, Duration::from_secs(25));
+        assert_eq!(hard - now, Duration::from_millis(31_250));
+        assert_eq!(super::fair_share(now, end, 1), (end, end));
+        // A budget already spent gives nothing: both ends have passed.
+        let (soft, hard) = super::fair_share(end, now, 3);
+        assert!(soft <= end && hard <= end);
+    }
 }

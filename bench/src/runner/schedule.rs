@@ -29,8 +29,12 @@ pub struct ScheduleConfig {
     pub batch: usize,
     /// Threads running `Episode::step` (scorers).
     pub scorer_threads: usize,
-    /// Stop starting new items after this instant.
+    /// Stop starting new items after this instant, and before it once an item is
+    /// not expected to finish in time (by the mean duration of the items done so far).
     pub deadline: Option<Instant>,
+    /// Abandon items still running at this instant: their generations are cut off,
+    /// nothing is recorded for them, and a resume runs them again.
+    pub hard_deadline: Option<Instant>,
 }
 
 /// What the scheduler tells its caller as items finish.
@@ -48,12 +52,15 @@ pub struct ScheduleOutcome {
     pub finished: usize,
     /// Items never started (deadline passed, or the engine died).
     pub not_started: usize,
+    /// Items started but abandoned at the hard deadline (not reported as finished).
+    pub cut: usize,
     /// The engine stopped working (its worker died); the reason.
     pub crashed: Option<String>,
 }
 
 struct Active {
     item: usize,
+    since: Instant,
     episode: Box<dyn Episode>,
     trace: Trace,
     started: bool,
@@ -116,6 +123,8 @@ pub fn run_items(
     let window = batch * 2 + config.scorer_threads;
     let mut outcome = ScheduleOutcome::default();
     let mut pending: VecDeque<usize> = items.iter().copied().collect();
+    // Wall time of the items finished so far, for the admission estimate.
+    let (mut done_n, mut done_s) = (0u32, 0f64);
     std::thread::scope(|scope| {
         let (events_tx, events) = mpsc::channel::<Event>();
         let scorer = pool(
@@ -166,12 +175,17 @@ pub fn run_items(
         let mut ll_ready: Vec<(Active, Vec<LoglikelihoodRequest>)> = Vec::new();
         let mut ll_in_flight = false;
         loop {
-            let stop =
-                outcome.crashed.is_some() || config.deadline.is_some_and(|d| Instant::now() >= d);
+            let now = Instant::now();
+            let expected = if done_n > 0 { done_s / f64::from(done_n) } else { 0.0 };
+            let stop = outcome.crashed.is_some()
+                || config.deadline.is_some_and(|d| {
+                    now >= d || d.saturating_duration_since(now).as_secs_f64() < expected
+                });
             while live < window && !stop {
                 let Some(i) = pending.pop_front() else { break };
                 let active = Active {
                     item: i,
+                    since: now,
                     episode: kind.episode(&all[i], settings),
                     trace: Trace::default(),
                     started: false,
@@ -199,12 +213,14 @@ pub fn run_items(
                     if let Step::Done(score) = step {
                         live -= 1;
                         outcome.finished += 1;
+                        done_n += 1;
+                        done_s += a.since.elapsed().as_secs_f64();
                         on_finish(Finished::Ran { item: a.item, score, trace: a.trace });
                         continue;
                     }
                     if !a.started {
                         a.started = true;
-                        let sha = prompt_sha(backend, &step);
+                        let (sha, text) = first_prompt(backend, &step);
                         if cached(a.item, &sha) {
                             live -= 1;
                             outcome.finished += 1;
@@ -212,9 +228,16 @@ pub fn run_items(
                             continue;
                         }
                         a.trace.prompt_sha256 = sha;
+                        a.trace.prompt = text;
+                    }
+                    if config.hard_deadline.is_some_and(|d| Instant::now() >= d) {
+                        live -= 1;
+                        outcome.cut += 1;
+                        continue;
                     }
                     match step {
-                        Step::Generate(r) => {
+                        Step::Generate(mut r) => {
+                            r.deadline = earliest(r.deadline, config.hard_deadline);
                             let _ = engine.send(EngineJob::Gen(a, r));
                         }
                         Step::Loglikelihood(r) => ll_ready.push((a, r)),
@@ -224,6 +247,10 @@ pub fn run_items(
                 Event::Generated(mut a, Ok(g)) => {
                     a.trace.add_generation(&g);
                     let _ = scorer.send((a, Some(Reply::Generated(g))));
+                }
+                Event::Generated(_, Err(EngineError::DeadlinePassed)) => {
+                    live -= 1;
+                    outcome.cut += 1;
                 }
                 Event::Generated(a, Err(e)) => {
                     live -= 1;
@@ -253,6 +280,13 @@ pub fn run_items(
     outcome
 }
 
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// An item the engine could not answer; a dead worker marks the whole model crashed.
 fn fail(
     active: Active,
@@ -271,16 +305,26 @@ fn fail(
 }
 
 /// sha256 of the exact text the first step gives the engine (the chat template
-/// rendered by the model itself when it can).
-fn prompt_sha(backend: &dyn Backend, step: &Step) -> String {
+/// rendered by the model itself when it can), and that text: the prompt of a
+/// generation, or the shared context of log-likelihood requests.
+fn first_prompt(backend: &dyn Backend, step: &Step) -> (String, Option<String>) {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    match step {
+    let text = match step {
         Step::Generate(r) => match &r.prompt {
-            Prompt::Raw(text) => h.update(text.as_bytes()),
+            Prompt::Raw(text) => {
+                h.update(text.as_bytes());
+                Some(text.clone())
+            }
             Prompt::Chat(messages) => match backend.render_chat(messages) {
-                Ok(text) => h.update(text.as_bytes()),
-                Err(_) => h.update(serde_json::to_vec(messages).unwrap_or_default()),
+                Ok(text) => {
+                    h.update(text.as_bytes());
+                    Some(text)
+                }
+                Err(_) => {
+                    h.update(serde_json::to_vec(messages).unwrap_or_default());
+                    None
+                }
             },
         },
         Step::Loglikelihood(reqs) => {
@@ -290,8 +334,9 @@ fn prompt_sha(backend: &dyn Backend, step: &Step) -> String {
                 h.update(r.continuation.as_bytes());
                 h.update([0x1e]);
             }
+            reqs.first().map(|r| r.context.clone())
         }
-        Step::Done(_) => {}
-    }
-    hex::encode(h.finalize())
+        Step::Done(_) => None,
+    };
+    (hex::encode(h.finalize()), text)
 }

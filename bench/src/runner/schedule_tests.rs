@@ -50,6 +50,7 @@ impl Backend for Scripted {
                 Ok(Generation {
                     text: text.to_uppercase(),
                     prompt_tokens: 3,
+                    cached_tokens: 0,
                     gen_tokens: 2,
                     finish: FinishReason::Eog,
                     timings: RequestTimings {
@@ -151,6 +152,7 @@ impl Episode for UpperEpisode {
             temperature: 0.0,
             seed: 0,
             constraint: None,
+            deadline: None,
         })
     }
 }
@@ -169,8 +171,18 @@ fn run(
     batch: usize,
     deadline: Option<Instant>,
 ) -> (Vec<(usize, f64)>, super::schedule::ScheduleOutcome) {
+    run_cut(backend, all, batch, deadline, None)
+}
+
+fn run_cut(
+    backend: &dyn Backend,
+    all: &[Item],
+    batch: usize,
+    deadline: Option<Instant>,
+    hard_deadline: Option<Instant>,
+) -> (Vec<(usize, f64)>, super::schedule::ScheduleOutcome) {
     let idx: Vec<usize> = (0..all.len()).collect();
-    let config = ScheduleConfig { batch, scorer_threads: 2, deadline };
+    let config = ScheduleConfig { batch, scorer_threads: 2, deadline, hard_deadline };
     let mut scores = Vec::new();
     let outcome = run_items(
         backend,
@@ -232,6 +244,14 @@ fn deadline_stops_new_items_and_a_dead_worker_stops_the_suite() {
     let all = items(&["a"; 30]);
     let (done, out) = run(&Scripted::default(), &all, 4, Some(Instant::now()));
     assert!(done.is_empty() && out.not_started == 30, "{out:?}");
+    // Past the hard deadline nothing more goes to the engine, and what was started is
+    // reported as cut, never as a (zero-scored) finished item.
+    let later = Instant::now() + Duration::from_secs(60);
+    let (done, out) = run_cut(&Scripted::default(), &all, 4, Some(later), Some(Instant::now()));
+    assert!(done.is_empty(), "{done:?}");
+    assert_eq!(out.finished, 0, "{out:?}");
+    assert_eq!(out.cut + out.not_started, 30, "{out:?}");
+    assert!(out.cut > 0, "{out:?}");
     let dying = Scripted { die_after: Some(2), ..Default::default() };
     let (_, out) = run(&dying, &all, 4, None);
     assert!(out.crashed.is_some());

@@ -10,6 +10,8 @@ use noa_registry::runs::ItemTimings;
 pub struct Trace {
     /// sha256 of the first prompt (see the scheduler).
     pub prompt_sha256: String,
+    /// The text of the first prompt (see the scheduler).
+    pub prompt: Option<String>,
     pub prompt_tokens: u32,
     pub gen_tokens: u32,
     /// Time to the first generated token of the first generation.
