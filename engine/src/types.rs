@@ -18,13 +18,56 @@ pub struct EngineConfig {
     /// Layers offloaded to a GPU backend (0 on CPU builds).
     pub gpu_layers: u32,
     /// Reuse a finished request's prompt KV cells for the next prompt sharing their
-    /// prefix (multi-turn chats, a long shared system prompt). Faster, but not
-    /// bit-reproducible: llama.cpp's logits depend slightly on how a prompt is split
-    /// into decode calls, enough to flip a near-tied greedy choice (llama.cpp's server
-    /// documents the same for `cache_prompt`). Off by default; `noa serve` turns it on,
-    /// `noa bench` keeps it off so a score never depends on what ran before the item.
+    /// prefix (multi-turn chats, few-shot preambles, a long shared system prompt).
+    /// Faster (2.1x on the agent and GSM8K suites here), but not bit-reproducible:
+    /// llama.cpp's logits depend slightly on how a prompt is split into decode calls,
+    /// enough to flip near-tied greedy tokens (14 of 32 outputs differed, 31 of 32
+    /// scores agreed; llama.cpp's server documents the same for `cache_prompt`). So
+    /// it is off by default and in `noa bench` (a score must not depend on what ran
+    /// before the item), and on in `noa serve`, where latency counts.
     #[serde(default)]
     pub prefix_cache: bool,
+    /// Flash attention: llama.cpp's `auto` (on wherever the backend has it), or forced.
+    #[serde(default)]
+    pub flash_attn: FlashAttention,
+}
+
+/// llama.cpp's flash-attention policy. On this project's 2-core CPU machine,
+/// llama.cpp's own `llama-batched-bench` generates 20-40% faster with it off for
+/// SmolLM2-135M (and about the same for Gemma 3 270M), and with it off a batched
+/// `noa bench` gave outputs identical to one-at-a-time runs (32 of 32, against 5 of
+/// 32 with it on). So `noa bench` and `noa serve` turn it off; `noa speed` keeps
+/// `auto`, as `llama-bench` does, so the two compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlashAttention {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl FlashAttention {
+    pub(crate) fn llama(self) -> llama_cpp_sys_2::llama_flash_attn_type {
+        use llama_cpp_sys_2 as sys;
+        match self {
+            Self::Auto => sys::LLAMA_FLASH_ATTN_TYPE_AUTO,
+            Self::On => sys::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+            Self::Off => sys::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        }
+    }
+}
+
+impl std::str::FromStr for FlashAttention {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            _ => Err(format!("`{s}` is not a flash-attention policy: use auto, on or off")),
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -37,6 +80,7 @@ impl Default for EngineConfig {
             n_batch: 512,
             gpu_layers: 0,
             prefix_cache: false,
+            flash_attn: FlashAttention::Auto,
         }
     }
 }

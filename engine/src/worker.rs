@@ -43,6 +43,7 @@ pub(crate) fn context_params(cfg: &EngineConfig) -> LlamaContextParams {
         .with_n_seq_max(n_seq)
         .with_n_threads(cfg.threads.max(1) as i32)
         .with_n_threads_batch(cfg.threads.max(1) as i32)
+        .with_flash_attention_policy(cfg.flash_attn.llama())
 }
 
 pub(crate) fn run(

@@ -12,6 +12,8 @@ pub const NOA_PIP_CACHE: &str = "NOA_PIP_CACHE";
 pub const NOA_PYTHON: &str = "NOA_PYTHON";
 /// Threads llama.cpp uses (default: physical cores).
 pub const NOA_THREADS: &str = "NOA_THREADS";
+/// llama.cpp flash attention for `noa bench` and `noa serve`: `auto`, `on` or `off`.
+pub const NOA_FLASH_ATTN: &str = "NOA_FLASH_ATTN";
 /// Hugging Face hub endpoint (default `https://huggingface.co`).
 pub const HF_ENDPOINT: &str = "HF_ENDPOINT";
 /// Hugging Face access token, needed for gated repositories.

@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Sequences a loaded model decodes together.
     #[arg(long, env = "NOA_PARALLEL", default_value_t = 4)]
     pub parallel: u32,
+    /// llama.cpp flash attention: `auto`, `on` or `off` (off generates faster on CPUs).
+    #[arg(long, default_value = "off", env = noa_registry::env_vars::NOA_FLASH_ATTN, value_name = "POLICY")]
+    pub flash_attn: noa_engine::FlashAttention,
     /// Seed of the routing policy's random numbers (default: random).
     #[arg(long, env = "NOA_ROUTER_SEED")]
     pub seed: Option<u64>,
@@ -118,6 +121,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         n_seq_max: args.parallel.max(1),
         // Agents send whole conversations turn after turn: decode only what is new.
         prefix_cache: true,
+        flash_attn: args.flash_attn,
         ..EngineConfig::default()
     };
     if let Some(t) = args.threads {

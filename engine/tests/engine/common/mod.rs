@@ -39,8 +39,3 @@ pub fn gemma() -> &'static Model {
     static M: OnceLock<Model> = OnceLock::new();
     M.get_or_init(|| Model::load(&model_path(GEMMA), &config()).expect("load gemma"))
 }
-
-/// A new, separately loaded copy of the model at `path` (nothing cached in it).
-pub fn fresh(path: &std::path::Path) -> Model {
-    Model::load(path, &config()).expect("load a fresh copy")
-}
