@@ -28,7 +28,7 @@ build: setup
 bench: build
 	$(NOA) models pull --defaults
 	$(NOA) evalsets pull
-	$(NOA) bench --time-budget $${NOA_BENCH_TIME_BUDGET:-8m}
+	$(NOA) bench --time-budget $${NOA_BENCH_TIME_BUDGET:-9m}
 	$(NOA) replay
 	$(NOA) report
 

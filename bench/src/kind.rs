@@ -112,4 +112,9 @@ pub trait TaskKind: Send + Sync {
     fn parse(&self, raw: &serde_json::Value, index: usize) -> Result<Item, String>;
     /// Start an episode for `item`.
     fn episode(&self, item: &Item, settings: &GenSettings) -> Box<dyn Episode>;
+    /// Most generation requests one item makes (several for multi-turn kinds): with
+    /// `max_tokens`, what a time budget weighs a suite's items by.
+    fn max_requests(&self, _settings: &GenSettings) -> u32 {
+        1
+    }
 }

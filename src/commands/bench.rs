@@ -52,6 +52,14 @@ pub struct BenchArgs {
     /// Context tokens per sequence.
     #[arg(long, default_value_t = 2048, env = "NOA_BENCH_CTX", value_name = "TOKENS")]
     pub ctx: u32,
+    /// llama.cpp flash attention: `auto`, `on` or `off` (off generates faster on CPUs).
+    #[arg(long, default_value = "off", env = env_vars::NOA_FLASH_ATTN, value_name = "POLICY")]
+    pub flash_attn: noa_engine::FlashAttention,
+    /// Reuse the KV cells of a prompt prefix shared with an earlier request (agent
+    /// turns, few-shot preambles): about 2x faster on those suites, but outputs then
+    /// depend slightly on what ran before each item, so runs are not reproducible.
+    #[arg(long, env = "NOA_BENCH_PREFIX_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub prefix_cache: bool,
     /// Threads that score answers (Python unit tests...) beside the decode loop.
     #[arg(long, default_value_t = 2, env = "NOA_BENCH_SCORER_THREADS", value_name = "N")]
     pub scorer_threads: usize,
@@ -96,6 +104,8 @@ pub fn run(args: BenchArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         batch: args.batch.max(1),
         threads: args.threads.unwrap_or(defaults.threads),
         n_ctx: args.ctx,
+        flash_attn: args.flash_attn,
+        prefix_cache: args.prefix_cache,
         scorer_threads: args.scorer_threads.max(1),
         no_cache: args.no_cache,
         suite_dirs,

@@ -57,6 +57,10 @@ impl TaskKind for Agent {
         "agent"
     }
 
+    fn max_requests(&self, settings: &GenSettings) -> u32 {
+        settings.max_turns
+    }
+
     fn parse(&self, raw: &Value, index: usize) -> Result<Item, String> {
         let task: Task =
             serde_json::from_value(raw.clone()).map_err(|e| format!("agent task: {e}"))?;

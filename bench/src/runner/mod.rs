@@ -111,100 +111,135 @@ pub fn run(
     let engine_build = manifest.engine_build.clone();
     let (mut ran, mut cached) = (0, 0);
     let mut budget_hit = false;
-    for (mi, entry) in models.iter().enumerate() {
-        let todo: usize = suites
-            .iter()
-            .map(|s| s.items.iter().filter(|i| !done.contains(&key3(&entry.id, s, &i.id))).count())
-            .sum();
-        let slot = manifest.models.iter().position(|m| m.id == entry.id);
-        let Some(slot) = slot else { continue };
-        if todo == 0 {
-            continue;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            budget_hit = true;
-            manifest.models[slot].status = "skipped".into();
-            continue;
-        }
-        progress.model_started(&entry.id, todo as u64);
-        manifest.models[slot].status = "running".into();
-        run.write_manifest(&manifest)?;
-        let model = match load_model(home, entry, &plan) {
-            Ok((model, load_ms)) => {
-                manifest.models[slot].load_ms = Some(load_ms);
-                model
-            }
-            Err(reason) => {
-                progress.message(&format!("model `{}` failed: {reason}", entry.id));
-                manifest.models[slot].status = "failed".into();
-                manifest.models[slot].error = Some(reason);
-                progress.model_finished(&entry.id, "failed");
-                run.write_manifest(&manifest)?;
+    let weights: Vec<f64> = suites.iter().map(suite_weight).collect();
+    // Under a time budget the items one pass had to leave out get further passes while
+    // time is left (time that pairs finishing early gave back, or that items the
+    // budget cut off would have wasted), as long as a pass gets something done.
+    loop {
+        let ran_before = ran;
+        for (mi, entry) in models.iter().enumerate() {
+            let todo: usize = suites
+                .iter()
+                .map(|s| {
+                    s.items.iter().filter(|i| !done.contains(&key3(&entry.id, s, &i.id))).count()
+                })
+                .sum();
+            let slot = manifest.models.iter().position(|m| m.id == entry.id);
+            let Some(slot) = slot else { continue };
+            if todo == 0 || manifest.models[slot].status == "failed" {
                 continue;
             }
-        };
-        let mut crashed = None;
-        for (si, suite) in suites.iter().enumerate() {
-            let indices: Vec<usize> = (0..suite.items.len())
-                .filter(|&i| !done.contains(&key3(&entry.id, suite, &suite.items[i].id)))
-                .collect();
-            if indices.is_empty() {
-                continue;
-            }
-            let pairs_left = (models.len() - mi - 1) * suites.len() + (suites.len() - si);
-            let (share, hard) = match deadline {
-                Some(d) => {
-                    let (soft, hard) = fair_share(Instant::now(), d, pairs_left);
-                    (Some(soft), Some(hard))
-                }
-                None => (None, None),
-            };
-            let ctx = RecordCtx {
-                run_id: &run.id,
-                model_id: &entry.id,
-                model_sha256: &manifest.models[slot].sha256,
-                engine_build: &engine_build,
-                suite,
-                settings_hash: plan::settings_hash(suite),
-            };
-            let config = ScheduleConfig {
-                batch: plan.batch as usize,
-                scorer_threads: plan.scorer_threads,
-                deadline: share,
-                hard_deadline: hard,
-            };
-            let res = run_suite(
-                &model,
-                &ctx,
-                &indices,
-                &config,
-                &cache,
-                &mut writer,
-                progress,
-                &mut done,
-            )?;
-            ran += res.ran;
-            cached += res.cached;
-            if (res.not_started > 0 || res.cut > 0) && res.crashed.is_none() {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 budget_hit = true;
+                manifest.models[slot].status = "skipped".into();
+                continue;
             }
-            if let Some(reason) = res.crashed {
-                crashed = Some(reason);
-                break;
+            progress.model_started(&entry.id, todo as u64);
+            manifest.models[slot].status = "running".into();
+            run.write_manifest(&manifest)?;
+            let model = match load_model(home, entry, &plan) {
+                Ok((model, load_ms)) => {
+                    manifest.models[slot].load_ms.get_or_insert(load_ms);
+                    model
+                }
+                Err(reason) => {
+                    progress.message(&format!("model `{}` failed: {reason}", entry.id));
+                    manifest.models[slot].status = "failed".into();
+                    manifest.models[slot].error = Some(reason);
+                    progress.model_finished(&entry.id, "failed");
+                    run.write_manifest(&manifest)?;
+                    continue;
+                }
+            };
+            let mut crashed = None;
+            for (si, suite) in suites.iter().enumerate() {
+                let indices: Vec<usize> = (0..suite.items.len())
+                    .filter(|&i| !done.contains(&key3(&entry.id, suite, &suite.items[i].id)))
+                    .collect();
+                if indices.is_empty() {
+                    continue;
+                }
+                let (share, hard) = match deadline {
+                    Some(d) => {
+                        // This pair's weight over that of every pair still to run.
+                        let todo = |m: &str, s: &LoadedSuite| {
+                            let n = s.items.iter().filter(|i| !done.contains(&key3(m, s, &i.id)));
+                            n.count() as f64 / s.items.len().max(1) as f64
+                        };
+                        let pairs = models.iter().enumerate().flat_map(|(m, e)| {
+                            suites.iter().enumerate().map(move |(s, suite)| (m, e, s, suite))
+                        });
+                        let mut mine = 0.0;
+                        let mut all = 0.0;
+                        for (m, e, s, suite) in pairs.filter(|&(m, _, s, _)| (m, s) >= (mi, si)) {
+                            let w = weights[s] * todo(&e.id, suite);
+                            all += w;
+                            if (m, s) == (mi, si) {
+                                mine = w;
+                            }
+                        }
+                        let part = if all > 0.0 { mine / all } else { 1.0 };
+                        let (soft, hard) = fair_share(Instant::now(), d, part);
+                        (Some(soft), Some(hard))
+                    }
+                    None => (None, None),
+                };
+                let ctx = RecordCtx {
+                    run_id: &run.id,
+                    model_id: &entry.id,
+                    model_sha256: &manifest.models[slot].sha256,
+                    engine_build: &engine_build,
+                    suite,
+                    settings_hash: plan::settings_hash(suite, &plan),
+                };
+                let config = ScheduleConfig {
+                    batch: plan.batch as usize,
+                    scorer_threads: plan.scorer_threads,
+                    deadline: share,
+                    hard_deadline: hard,
+                };
+                let res = run_suite(
+                    &model,
+                    &ctx,
+                    &indices,
+                    &config,
+                    &cache,
+                    &mut writer,
+                    progress,
+                    &mut done,
+                )?;
+                ran += res.ran;
+                cached += res.cached;
+                if (res.not_started > 0 || res.cut > 0) && res.crashed.is_none() {
+                    budget_hit = true;
+                }
+                if let Some(reason) = res.crashed {
+                    crashed = Some(reason);
+                    break;
+                }
             }
+            drop(model);
+            let peak = manifest.models[slot].peak_memory_bytes.max(memory::peak_rss_bytes());
+            manifest.models[slot].peak_memory_bytes = peak;
+            match crashed {
+                Some(reason) => {
+                    progress.message(&format!("model `{}` crashed: {reason}", entry.id));
+                    manifest.models[slot].status = "failed".into();
+                    manifest.models[slot].error = Some(format!("crashed mid-run: {reason}"));
+                }
+                None => manifest.models[slot].status = "ok".into(),
+            }
+            progress.model_finished(&entry.id, &manifest.models[slot].status);
+            run.write_manifest(&manifest)?;
         }
-        drop(model);
-        manifest.models[slot].peak_memory_bytes = memory::peak_rss_bytes();
-        match crashed {
-            Some(reason) => {
-                progress.message(&format!("model `{}` crashed: {reason}", entry.id));
-                manifest.models[slot].status = "failed".into();
-                manifest.models[slot].error = Some(format!("crashed mid-run: {reason}"));
-            }
-            None => manifest.models[slot].status = "ok".into(),
+        let left = items_left(&manifest, &models, &suites, &done);
+        let out_of_time = deadline.is_none_or(|d| Instant::now() >= d);
+        if left == 0 || out_of_time || ran == ran_before {
+            budget_hit &= left > 0;
+            break;
         }
-        progress.model_finished(&entry.id, &manifest.models[slot].status);
-        run.write_manifest(&manifest)?;
+        progress
+            .message(&format!("{left} items left out so far: another pass while the budget lasts"));
     }
     if budget_hit {
         let note = format!(
@@ -237,16 +272,44 @@ pub fn run(
     })
 }
 
-/// A (model, suite) pair's slice of the time budget that ends at `deadline`, with
-/// `pairs_left` pairs (this one included) still to run: it may start items until the
-/// remaining time divided evenly (`soft`; time a pair leaves unused flows on to the
-/// next), and items still running a quarter of a share later are cut off (`hard`), so
-/// one slow pair cannot eat the others' time. The last pair's hard end is the budget's.
-fn fair_share(now: Instant, deadline: Instant, pairs_left: usize) -> (Instant, Instant) {
+/// What one suite's items may cost, in generated tokens at most: a time budget is
+/// shared between (model, suite) pairs in proportion to it. Log-likelihood items
+/// (`max_tokens` 1) still pay for their prompts, counted as 64 tokens each.
+fn suite_weight(suite: &LoadedSuite) -> f64 {
+    let s = suite.suite.settings();
+    let per_item = f64::from(s.max_tokens) * f64::from(suite.kind.max_requests(&s).max(1)) + 64.0;
+    per_item * suite.items.len() as f64
+}
+
+/// A (model, suite) pair's slice of the time budget that ends at `deadline`, `part`
+/// being its weight over the weight of every pair still to run (itself included): it
+/// may start items until that part of the remaining time has passed (`soft`; time a
+/// pair leaves unused flows on to the next), and items still running a quarter of its
+/// share later are cut off (`hard`), so one slow pair cannot eat the others' time. The
+/// last pair (`part` 1) ends with the budget.
+fn fair_share(now: Instant, deadline: Instant, part: f64) -> (Instant, Instant) {
     let left = deadline.saturating_duration_since(now);
-    let share = left / pairs_left.max(1) as u32;
+    let share = left.mul_f64(part.clamp(0.0, 1.0));
     let soft = now + share;
     (soft, (soft + share / 4).min(deadline))
+}
+
+/// Items not yet recorded for the models that have not failed.
+fn items_left(
+    manifest: &RunManifest,
+    models: &[noa_registry::ModelEntry],
+    suites: &[LoadedSuite],
+    done: &HashSet<(String, String, String)>,
+) -> usize {
+    let failed = |id: &str| manifest.models.iter().any(|m| m.id == id && m.status == "failed");
+    models
+        .iter()
+        .filter(|e| !failed(&e.id))
+        .flat_map(|e| {
+            suites.iter().flat_map(move |s| s.items.iter().map(move |i| key3(&e.id, s, &i.id)))
+        })
+        .filter(|k| !done.contains(k))
+        .count()
 }
 
 fn key3(model: &str, suite: &LoadedSuite, item: &str) -> (String, String, String) {
@@ -276,6 +339,8 @@ fn load_model(
         threads: plan.threads,
         n_ctx: plan.n_ctx,
         n_seq_max: plan.batch,
+        flash_attn: plan.flash_attn,
+        prefix_cache: plan.prefix_cache,
         ..EngineConfig::default()
     };
     let t = Instant::now();
@@ -416,12 +481,12 @@ mod tests {
     fn fair_share_splits_what_is_left_and_the_last_pair_ends_with_the_budget() {
         let now = Instant::now();
         let end = now + Duration::from_secs(100);
-        let (soft, hard) = super::fair_share(now, end, 4);
+        let (soft, hard) = super::fair_share(now, end, 0.25);
         assert_eq!(soft - now, Duration::from_secs(25));
         assert_eq!(hard - now, Duration::from_millis(31_250));
-        assert_eq!(super::fair_share(now, end, 1), (end, end));
+        assert_eq!(super::fair_share(now, end, 1.0), (end, end));
         // A budget already spent gives nothing: both ends have passed.
-        let (soft, hard) = super::fair_share(end, now, 3);
+        let (soft, hard) = super::fair_share(end, now, 0.3);
         assert!(soft <= end && hard <= end);
     }
 }

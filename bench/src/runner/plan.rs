@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use noa_engine::FlashAttention;
 use noa_registry::runs::{RunManifest, RunModel, RunSuite};
 use noa_registry::store::RegistryStore;
 use noa_registry::{ModelEntry, NoaHome, UseCase};
@@ -40,6 +41,9 @@ pub struct RunOptions {
     pub threads: u32,
     /// Context per sequence, tokens.
     pub n_ctx: u32,
+    pub flash_attn: FlashAttention,
+    /// Reuse prompt prefixes' KV cells between requests (see `EngineConfig`).
+    pub prefix_cache: bool,
     pub scorer_threads: usize,
     pub no_cache: bool,
     /// Extra suite folders (after the built-in suites).
@@ -61,6 +65,8 @@ impl Default for RunOptions {
             batch: 8,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
             n_ctx: 2048,
+            flash_attn: FlashAttention::Off,
+            prefix_cache: false,
             scorer_threads: 2,
             no_cache: false,
             suite_dirs: Vec::new(),
@@ -80,6 +86,11 @@ pub struct RunPlan {
     pub batch: u32,
     pub threads: u32,
     pub n_ctx: u32,
+    /// Runs recorded before the setting existed used llama.cpp's `auto`.
+    #[serde(default)]
+    pub flash_attn: FlashAttention,
+    #[serde(default)]
+    pub prefix_cache: bool,
     pub scorer_threads: usize,
     pub no_cache: bool,
     pub write_registry: bool,
@@ -201,6 +212,8 @@ pub(super) fn prepare(
                 batch: options.batch.max(1),
                 threads: options.threads.max(1),
                 n_ctx: options.n_ctx,
+                flash_attn: options.flash_attn,
+                prefix_cache: options.prefix_cache,
                 scorer_threads: options.scorer_threads.max(1),
                 no_cache: options.no_cache,
                 write_registry: options.write_registry,
@@ -238,12 +251,20 @@ pub(super) fn prepare(
 }
 
 /// Hash of everything about a suite's prompting that changes answers.
-pub fn settings_hash(suite: &LoadedSuite) -> String {
+pub fn settings_hash(suite: &LoadedSuite, plan: &RunPlan) -> String {
     let settings = suite.suite.settings();
     let mut h = Sha256::new();
     h.update(suite.kind.name().as_bytes());
     h.update([0]);
     h.update(serde_json::to_vec(&settings).unwrap_or_default());
+    // The attention kernel changes the numbers, so results are cached apart.
+    if plan.flash_attn != FlashAttention::Auto {
+        h.update(format!("\0flash_attn={:?}", plan.flash_attn).as_bytes());
+    }
+    // Reused prefix cells do too (slightly; see `EngineConfig::prefix_cache`).
+    if plan.prefix_cache {
+        h.update(b"\0prefix_cache");
+    }
     hex::encode(&h.finalize()[..8])
 }
 
