@@ -8,6 +8,10 @@
 # Defaults: the SmolLM2 test model, gsm8k, 32 items, batch 8. Needs the release
 # binary (cargo build --release) and NOA_EVALSETS_DIR for mirror suites (defaults to
 # ../shared/data when that exists).
+#
+# For scale it then runs llama.cpp's own llama-batched-bench on the same model
+# (built by `scripts/bench-speed.sh --build-only`): the generation tokens/s of `batch`
+# sequences against one, which is as much as batching can give on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models_dir="${NOA_TEST_MODELS_DIR:-$HOME/.cache/noa/test-models}"
@@ -62,3 +66,18 @@ mb = sum(r["score"] for r in bi.values()) / len(bi)
 ms = sum(r["score"] for r in si.values()) / len(si)
 print(f"mean score batched {mb:.3f}, one at a time {ms:.3f}")
 PY
+
+lbb="${NOA_LLAMA_BENCH_DIR:-$HOME/.cache/noa/llama-bench}/${NOA_LLAMA_CPP_PYTHON_VERSION:-0.3.36}/build/bin/llama-batched-bench"
+if [ -x "$lbb" ]; then
+  "$lbb" -m "$model" -t "${NOA_THREADS:-$(nproc)}" -c $((256 * batch)) -b 512 -ub 512 \
+    -npp 128 -ntg 128 -npl "1,$batch" -fa "${NOA_FLASH_ATTN:-off}" 2>/dev/null |
+    python3 -c '
+import sys
+rows = [l.split("|") for l in sys.stdin if l.startswith("|") and l.split("|")[1].strip().isdigit()]
+tg = {int(r[3]): float(r[8]) for r in rows}
+lo, hi = min(tg), max(tg)
+print(f"llama-batched-bench, generation: {tg[hi]:.1f} t/s at {hi} sequences vs {tg[lo]:.1f} t/s at {lo} = {tg[hi] / tg[lo]:.2f}x (the ceiling batching can reach here)")
+'
+else
+  echo "(llama-batched-bench not built: scripts/bench-speed.sh --build-only builds it)" >&2
+fi

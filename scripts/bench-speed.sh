@@ -5,7 +5,8 @@
 #
 # llama-bench is not in the trimmed llama.cpp that the Rust binding ships, so it is built
 # once from the complete llama.cpp inside the llama-cpp-python source distribution and
-# cached under $NOA_LLAMA_BENCH_DIR (default ~/.cache/noa/llama-bench).
+# cached under $NOA_LLAMA_BENCH_DIR (default ~/.cache/noa/llama-bench); `--build-only`
+# builds it (and llama-batched-bench) and prints its path.
 #
 # On a machine shared with other work the measured processes run at raised priority
 # (NOA_BENCH_NICE, default -10, when allowed), and every round's ratio is printed so
@@ -42,7 +43,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/noa/target}
 llama_bench=$bench_dir/$version/build/bin/llama-bench
 
 build_llama_bench() {
-  [ -x "$llama_bench" ] && return
+  [ -x "$llama_bench" ] && [ -x "$bench_dir/$version/build/bin/llama-batched-bench" ] && return
   mkdir -p "$bench_dir/$version"
   local src=$bench_dir/$version/src
   if [ ! -d "$src" ]; then
@@ -60,7 +61,10 @@ build_llama_bench() {
     -DLLAMA_CURL=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=ON \
     -DBUILD_SHARED_LIBS=OFF >/dev/null
-  cmake --build "$bench_dir/$version/build" --target llama-bench -j "$(nproc)" >/dev/null
+  # llama-batched-bench too: scripts/bench-batching.sh prints llama.cpp's own batching
+  # gain beside noa's.
+  cmake --build "$bench_dir/$version/build" --target llama-bench llama-batched-bench \
+    -j "$(nproc)" >/dev/null
 }
 
 build_llama_bench
