@@ -19,14 +19,17 @@
 # apart.
 #
 # Defaults: the Gemma 3 270M test model (a base model: plain prompts on both sides),
-# 100 ARC-Easy items, 30 GSM8K items. Needs NOA_EVALSETS_DIR (defaults to
-# ../shared/data when that exists).
+# 20 ARC-Easy items, 5 GSM8K items. Needs NOA_EVALSETS_DIR (defaults to
+# ../shared/data when that exists). NOA_LM_EVAL_KEEP=1 keeps the work folder (lm-eval
+# logs, samples). The peer is slow: llama-cpp-python's server took ~13 s per
+# log-likelihood request on Gemma 3 270M here (logits for every prompt position over a
+# 262k vocabulary), so 20 items of four choices take about 17 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models_dir=${NOA_TEST_MODELS_DIR:-$HOME/.cache/noa/test-models}
 model=${1:-$models_dir/gemma-3-270m.gguf}
-mc_items=${2:-100}
-gen_items=${3:-30}
+mc_items=${2:-20}
+gen_items=${3:-5}
 py=${NOA_PYTHON:-python3}
 peers=${NOA_PEERS_DIR:-$HOME/.cache/noa/peers}
 lcp_version=${NOA_LLAMA_CPP_PYTHON_VERSION:-0.3.36}
@@ -57,7 +60,7 @@ work=$(mktemp -d)
 server_pid=
 cleanup() {
   [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
+  if [ "${NOA_LM_EVAL_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 export NOA_HOME=$work/home
@@ -95,7 +98,9 @@ lines = open(train).read().splitlines()
 rows = [json.loads(l) for l in open(f"{work}/gsm8k.jsonl")]
 with open(f"{work}/gsm8k.jsonl", "w") as out:
     for r in rows:
-        r["answer"] = json.loads(lines[int(r["id"])])["answer"]
+        source = json.loads(lines[int(r["id"].lstrip("#"))])
+        assert source["question"] in r["prompt"], f"item {r['id']} is not line {r['id']}"
+        r["answer"] = source["answer"]
         out.write(json.dumps(r) + "\n")
 PY
 mkdir -p "$work/tasks"
@@ -198,7 +203,7 @@ print(f"arc-easy choice log-prob |noa - lm-eval|: median {gaps[len(gaps) // 2]:.
       f"max {gaps[-1]:.4f} nats over {len(gaps)} choices")
 # GSM8K: each side's own answer extraction over its own generation.
 n, l = noa("gsm8k"), lm("gsm8k", "noa_gsm8k")
-common = sorted(set(n) & set(l), key=int)
+common = sorted(set(n) & set(l), key=lambda k: int(k.lstrip("#")))
 a = sum(n[k]["score"] for k in common) / len(common)
 b = sum(float(l[k]["exact_match"]) for k in common) / len(common)
 dis = sum(n[k]["score"] != float(l[k]["exact_match"]) for k in common)
