@@ -255,13 +255,13 @@ impl<'m> Scheduler<'m> {
                 Some(s) => on_token(self.model, s, logits, now, self.n_ctx_seq),
                 None => continue,
             };
-            if let Some(end) = outcome {
-                if let Some(s) = self.slots[id].take() {
-                    self.retire(ctx, id, &s.prompt[..s.fed]);
-                    match end {
-                        Ok(reason) => finish(s, reason),
-                        Err(e) => s.reply.fail(e),
-                    }
+            if let Some(end) = outcome
+                && let Some(s) = self.slots[id].take()
+            {
+                self.retire(ctx, id, &s.prompt[..s.fed]);
+                match end {
+                    Ok(reason) => finish(s, reason),
+                    Err(e) => s.reply.fail(e),
                 }
             }
         }
