@@ -256,46 +256,6 @@ fn a_corrupt_model_is_recorded_as_failed_and_the_run_goes_on() {
     assert!(reg.get("a-smollm2").unwrap().measured[0].failure.is_none());
 }
 
-#[test]
-fn a_time_budget_bounds_the_run_and_leaves_every_model_its_share() {
-    let home = TestHome::new();
-    register(
-        &home,
-        vec![
-            entry("a-smollm2", "llama", &common::smollm2(), None),
-            entry("b-gemma3", "gemma3", &common::gemma3(), None),
-        ],
-    );
-    // Eight six-turn agent episodes two at a time take each model far longer than
-    // the whole budget; before the budget bounded each pair, the first model's
-    // episodes ran to the end and the second model got nothing.
-    let budget = 30.0;
-    let t = Instant::now();
-    let out = bench_json(
-        &home,
-        &["--suites", "agent", "--limit", "8", "--batch", "2", "--time-budget", "30s"],
-    );
-    let wall = t.elapsed().as_secs_f64();
-    // Loading, aggregation and the registry write come on top of the budget.
-    assert!(wall < budget + 20.0, "the run took {wall:.1} s for a {budget} s budget");
-    let dir = run_dir(&home, &out);
-    let m = manifest(&dir);
-    assert!(m.notes.iter().any(|n| n.contains("time budget")), "{:?}", m.notes);
-    let records = items(&dir);
-    for model in ["a-smollm2", "b-gemma3"] {
-        let n = records.iter().filter(|r| r.model_id == model).count();
-        assert!((1..8).contains(&n), "{model}: {n} of 8 items recorded");
-    }
-    // What was cut is not recorded as a zero: every record is a finished episode.
-    assert!(records.iter().all(|r| r.error.is_none() && r.gen_tokens > 0), "{records:?}");
-    // A resume finishes the rest, without duplicates.
-    let resumed = bench_json(&home, &["--resume", out["run_id"].as_str().unwrap()]);
-    assert_eq!(resumed["run_id"], out["run_id"]);
-    let all = items(&dir);
-    let keys: HashSet<_> = all.iter().map(|r| (r.model_id.clone(), r.item_id.clone())).collect();
-    assert_eq!((all.len(), keys.len()), (16, 16));
-}
-
 /// A one-suite folder with a mirror source under a mirror folder of its own.
 fn mirror_suite(root: &Path, sha: &str) -> (PathBuf, PathBuf) {
     let mirror = root.join("mirror");
