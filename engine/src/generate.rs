@@ -158,16 +158,13 @@ impl<'m> Scheduler<'m> {
                 Err(e) => return job.reply.fail(e),
             };
         let free: Vec<usize> = (0..self.slots.len()).filter(|&i| self.slots[i].is_none()).collect();
-        let (slot, reused) = match self.cache.as_mut() {
-            Some(c) => match c.place(&free, &prompt) {
-                Some(p) => (p.slot, c.truncate(ctx, p.slot, p.reused)),
-                None => (usize::MAX, 0),
-            },
-            None => (free.first().copied().unwrap_or(usize::MAX), 0),
+        let placed = match self.cache.as_mut() {
+            Some(c) => c.place(&free, &prompt).map(|p| (p.slot, c.truncate(ctx, p.slot, p.reused))),
+            None => free.first().map(|&slot| (slot, 0)),
         };
-        if slot == usize::MAX {
+        let Some((slot, reused)) = placed else {
             return job.reply.fail(EngineError::Decode("no free sequence slot".into()));
-        }
+        };
         let seq = Seq {
             reply: job.reply,
             rendered: job.rendered,
