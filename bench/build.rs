@@ -7,7 +7,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../evalsets");
+    // The folder at run time, not `env!` at the build script's compile time: a build
+    // script binary is reused by every checkout sharing a target directory, and one
+    // compiled in another (since deleted) checkout would embed nothing.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("../evalsets");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     if let Ok(dirs) = std::fs::read_dir(&root) {
@@ -29,6 +33,11 @@ fn main() {
             }
         }
     }
+    assert!(
+        files.iter().any(|p| p.file_name().is_some_and(|n| n == "suite.toml")),
+        "no suite.toml under {}: the binary would have no built-in suites",
+        root.display()
+    );
     files.sort();
     let mut out = String::from("pub static FILES: &[(&str, &str, &str)] = &[\n");
     for p in &files {
