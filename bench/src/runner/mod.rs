@@ -197,6 +197,7 @@ pub fn run(
                     scorer_threads: plan.scorer_threads,
                     deadline: share,
                     hard_deadline: hard,
+                    budget_end: deadline,
                 };
                 let res = run_suite(
                     &model,
@@ -285,8 +286,10 @@ fn suite_weight(suite: &LoadedSuite) -> f64 {
 /// being its weight over the weight of every pair still to run (itself included): it
 /// may start items until that part of the remaining time has passed (`soft`; time a
 /// pair leaves unused flows on to the next), and items still running a quarter of its
-/// share later are cut off (`hard`), so one slow pair cannot eat the others' time. The
-/// last pair (`part` 1) ends with the budget.
+/// share later are cut off (`hard`), so one slow pair cannot eat the others' time —
+/// except the pair's first item while none has finished, which may run on to the
+/// budget's end (`ScheduleConfig::budget_end`). The last pair (`part` 1) ends with the
+/// budget.
 fn fair_share(now: Instant, deadline: Instant, part: f64) -> (Instant, Instant) {
     let left = deadline.saturating_duration_since(now);
     let share = left.mul_f64(part.clamp(0.0, 1.0));

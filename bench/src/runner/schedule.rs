@@ -35,6 +35,12 @@ pub struct ScheduleConfig {
     /// Abandon items still running at this instant: their generations are cut off,
     /// nothing is recorded for them, and a resume runs them again.
     pub hard_deadline: Option<Instant>,
+    /// The end of the whole run's time budget. While no item has finished, the first
+    /// item started is exempt from `hard_deadline` and may run until this instant: a
+    /// suite whose every item outlasts its share still gets one measurement when one
+    /// item fits in what is left of the budget, rather than none (later suites' shares
+    /// are taken from the time left after it). `None`: no exemption.
+    pub budget_end: Option<Instant>,
 }
 
 /// What the scheduler tells its caller as items finish.
@@ -64,6 +70,8 @@ struct Active {
     episode: Box<dyn Episode>,
     trace: Trace,
     started: bool,
+    /// The first item started: see `ScheduleConfig::budget_end`.
+    first: bool,
 }
 
 enum Event {
@@ -125,6 +133,7 @@ pub fn run_items(
     let mut pending: VecDeque<usize> = items.iter().copied().collect();
     // Wall time of the items finished so far, for the admission estimate.
     let (mut done_n, mut done_s) = (0u32, 0f64);
+    let mut any_started = false;
     std::thread::scope(|scope| {
         let (events_tx, events) = mpsc::channel::<Event>();
         let scorer = pool(
@@ -189,7 +198,9 @@ pub fn run_items(
                     episode: kind.episode(&all[i], settings),
                     trace: Trace::default(),
                     started: false,
+                    first: !any_started,
                 };
+                any_started = true;
                 if scorer.send((active, None)).is_ok() {
                     live += 1;
                 }
@@ -230,14 +241,19 @@ pub fn run_items(
                         a.trace.prompt_sha256 = sha;
                         a.trace.prompt = text;
                     }
-                    if config.hard_deadline.is_some_and(|d| Instant::now() >= d) {
+                    let now = Instant::now();
+                    let exempt = a.first
+                        && outcome.finished == 0
+                        && config.budget_end.is_some_and(|end| now < end);
+                    let cut_at = if exempt { config.budget_end } else { config.hard_deadline };
+                    if cut_at.is_some_and(|d| now >= d) {
                         live -= 1;
                         outcome.cut += 1;
                         continue;
                     }
                     match step {
                         Step::Generate(mut r) => {
-                            r.deadline = earliest(r.deadline, config.hard_deadline);
+                            r.deadline = earliest(r.deadline, cut_at);
                             let _ = engine.send(EngineJob::Gen(a, r));
                         }
                         Step::Loglikelihood(r) => ll_ready.push((a, r)),

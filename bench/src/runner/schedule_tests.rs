@@ -14,13 +14,15 @@ use super::backend::Backend;
 use super::schedule::{Finished, ScheduleConfig, run_items};
 use crate::kind::{Episode, GenSettings, Item, Reply, Score, Step, TaskKind};
 
-/// Echoes the prompt upper-cased; records every call's size and the most calls in
-/// flight at once; dies after `die_after` calls.
+/// Echoes the prompt upper-cased after `delay` (3 ms by default), refusing requests
+/// whose deadline has passed as the engine does; records every call's size and the
+/// most calls in flight at once; dies after `die_after` calls.
 #[derive(Default)]
 struct Scripted {
     batches: Mutex<Vec<usize>>,
     in_flight: Mutex<(usize, usize)>,
     die_after: Option<usize>,
+    delay: Option<Duration>,
 }
 
 impl Backend for Scripted {
@@ -39,11 +41,14 @@ impl Backend for Scripted {
             f.0 += 1;
             f.1 = f.1.max(f.0);
         }
-        std::thread::sleep(Duration::from_millis(3));
+        std::thread::sleep(self.delay.unwrap_or(Duration::from_millis(3)));
         self.in_flight.lock().unwrap().0 -= 1;
         requests
             .into_iter()
             .map(|r| {
+                if r.deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(EngineError::DeadlinePassed);
+                }
                 let Prompt::Raw(text) = r.prompt else {
                     return Err(EngineError::Decode("chat".into()));
                 };
@@ -171,7 +176,7 @@ fn run(
     batch: usize,
     deadline: Option<Instant>,
 ) -> (Vec<(usize, f64)>, super::schedule::ScheduleOutcome) {
-    run_cut(backend, all, batch, deadline, None)
+    run_cut(backend, all, batch, deadline, None, None)
 }
 
 fn run_cut(
@@ -180,9 +185,10 @@ fn run_cut(
     batch: usize,
     deadline: Option<Instant>,
     hard_deadline: Option<Instant>,
+    budget_end: Option<Instant>,
 ) -> (Vec<(usize, f64)>, super::schedule::ScheduleOutcome) {
     let idx: Vec<usize> = (0..all.len()).collect();
-    let config = ScheduleConfig { batch, scorer_threads: 2, deadline, hard_deadline };
+    let config = ScheduleConfig { batch, scorer_threads: 2, deadline, hard_deadline, budget_end };
     let mut scores = Vec::new();
     let outcome = run_items(
         backend,
@@ -247,7 +253,8 @@ fn deadline_stops_new_items_and_a_dead_worker_stops_the_suite() {
     // Past the hard deadline nothing more goes to the engine, and what was started is
     // reported as cut, never as a (zero-scored) finished item.
     let later = Instant::now() + Duration::from_secs(60);
-    let (done, out) = run_cut(&Scripted::default(), &all, 4, Some(later), Some(Instant::now()));
+    let (done, out) =
+        run_cut(&Scripted::default(), &all, 4, Some(later), Some(Instant::now()), None);
     assert!(done.is_empty(), "{done:?}");
     assert_eq!(out.finished, 0, "{out:?}");
     assert_eq!(out.cut + out.not_started, 30, "{out:?}");
@@ -256,4 +263,34 @@ fn deadline_stops_new_items_and_a_dead_worker_stops_the_suite() {
     let (_, out) = run(&dying, &all, 4, None);
     assert!(out.crashed.is_some());
     assert!(out.not_started > 0);
+}
+
+#[test]
+fn a_suite_whose_items_all_outlast_its_share_still_records_its_first_item() {
+    // Two-turn items of 2 × 150 ms against a share whose hard end comes after 100 ms.
+    let slow = || Scripted { delay: Some(Duration::from_millis(150)), ..Default::default() };
+    let all = items(&["two a", "two b", "two c", "two d", "two e"]);
+    let soft = Instant::now() + Duration::from_millis(50);
+    let hard = Instant::now() + Duration::from_millis(100);
+    // Without the budget's end to run on to, everything started is cut.
+    let (done, out) = run_cut(&slow(), &all, 2, Some(soft), Some(hard), None);
+    assert!(done.is_empty(), "{done:?}");
+    assert_eq!(out.finished, 0, "{out:?}");
+    // With it, the first item started runs to the end and is recorded with its real
+    // score; the others are still cut at the share's hard end, never scored as zeros.
+    let soft = Instant::now() + Duration::from_millis(50);
+    let hard = Instant::now() + Duration::from_millis(100);
+    let end = Instant::now() + Duration::from_secs(60);
+    let (done, out) = run_cut(&slow(), &all, 2, Some(soft), Some(hard), Some(end));
+    assert_eq!(done, vec![(0, 1.0)], "{out:?}");
+    assert_eq!(out.finished, 1, "{out:?}");
+    assert!(out.cut >= 1, "{out:?}");
+    assert_eq!(out.finished + out.cut + out.not_started, 5, "{out:?}");
+    // The budget's own end still cuts it (its second turn would end at ~300 ms).
+    let soft = Instant::now() + Duration::from_millis(50);
+    let hard = Instant::now() + Duration::from_millis(100);
+    let end = Instant::now() + Duration::from_millis(200);
+    let (done, out) = run_cut(&slow(), &all, 2, Some(soft), Some(hard), Some(end));
+    assert!(done.is_empty() && out.finished == 0, "{done:?} {out:?}");
+    assert!(out.cut >= 1, "{out:?}");
 }
