@@ -128,6 +128,18 @@ fn bench_runs_both_default_models_on_every_present_suite_then_reuses_the_cache()
     }
     assert!(records.iter().all(|r| (0.0..=1.0).contains(&r.score) && r.prompt_sha256.len() == 64));
     assert!(records.iter().any(|r| r.gen_tokens > 0 && r.timings.e2e_ms > 0.0));
+    // SmolLM2 is asked through its own chat template; Gemma 3 270M, a base model with
+    // no template, gets plain few-shot completion prompts, not a made-up transcript.
+    let prompt = |model: &str, suite: &str| {
+        let r = records.iter().find(|r| r.model_id == model && r.suite == suite).unwrap();
+        r.prompt.clone().unwrap_or_default()
+    };
+    let chat = prompt("smollm2-135m-instruct", "gsm8k");
+    assert!(chat.starts_with("<|im_start|>") && chat.ends_with("<|im_start|>assistant\n"), "{chat}");
+    let raw = prompt("gemma-3-270m", "gsm8k");
+    assert!(raw.starts_with("Question: There are 15 trees") && raw.ends_with("\nAnswer:"), "{raw}");
+    let code = prompt("gemma-3-270m", "humaneval");
+    assert!(code.contains("def ") && !code.contains("assistant:"), "{code}");
     // The registry now holds one measurement per (model, suite), keyed to this host.
     let reg = RegistryStore::open(&NoaHome::new(home.path())).load().unwrap();
     assert_eq!(reg.hosts.len(), 1);

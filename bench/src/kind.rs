@@ -36,6 +36,8 @@ pub struct GenSettings {
     #[serde(default)]
     pub prompt_template: Option<String>,
     /// Whether to send prompts through the model's chat template (default) or raw.
+    /// A model without a chat template (a base model) always gets raw prompts
+    /// (`runner::plan::model_settings`).
     #[serde(default = "yes")]
     pub chat: bool,
     /// Seconds a scorer subprocess (e.g. Python unit tests) may run.

@@ -20,13 +20,13 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use noa_engine::{EngineConfig, Model};
+use noa_engine::{EngineConfig, Model, TemplateKind};
 use noa_registry::runs::{ItemRecord, RunManifest};
 use noa_registry::{Measurement, NoaHome};
 
 pub use plan::{RunOptions, RunPlan};
 
-use crate::kind::Score;
+use crate::kind::{GenSettings, Score};
 use crate::suite::LoadedSuite;
 use cache::{CacheKey, ResultCache};
 use files::ItemsWriter;
@@ -184,13 +184,16 @@ pub fn run(
                     }
                     None => (None, None),
                 };
+                let has_template = model.template_kind() != TemplateKind::Plain;
+                let settings = plan::model_settings(suite, has_template);
                 let ctx = RecordCtx {
                     run_id: &run.id,
                     model_id: &entry.id,
                     model_sha256: &manifest.models[slot].sha256,
                     engine_build: &engine_build,
                     suite,
-                    settings_hash: plan::settings_hash(suite, &plan),
+                    settings_hash: plan::settings_hash(suite, &settings, &plan),
+                    settings,
                 };
                 let config = ScheduleConfig {
                     batch: plan.batch as usize,
@@ -358,6 +361,7 @@ struct RecordCtx<'a> {
     model_sha256: &'a str,
     engine_build: &'a str,
     suite: &'a LoadedSuite,
+    settings: GenSettings,
     settings_hash: String,
 }
 
@@ -419,7 +423,6 @@ fn run_suite(
 ) -> Result<SuiteResult, RunError> {
     let suite = ctx.suite;
     let items = &suite.items;
-    let settings = suite.suite.settings();
     // Filled by the cache lookup, emptied when the scheduler reports the item cached.
     let hits: std::cell::RefCell<Vec<Option<ItemRecord>>> =
         std::cell::RefCell::new(vec![None; items.len()]);
@@ -460,7 +463,7 @@ fn run_suite(
     let outcome = schedule::run_items(
         model,
         suite.kind,
-        &settings,
+        &ctx.settings,
         items,
         indices,
         config,

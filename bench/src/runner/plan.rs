@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::files::{RunDir, latest_run, new_run_id};
 use super::{Progress, RunError};
+use crate::kind::GenSettings;
 use crate::suite::data::{DataEnv, load};
 use crate::suite::{LoadedSuite, Suite, SuiteSet};
 
@@ -251,12 +252,20 @@ pub(super) fn prepare(
 }
 
 /// Hash of everything about a suite's prompting that changes answers.
-pub fn settings_hash(suite: &LoadedSuite, plan: &RunPlan) -> String {
-    let settings = suite.suite.settings();
+/// The settings `suite` runs with on a model: the suite's own, except that a model
+/// without a chat template (a base model) gets the kinds' plain-completion prompts
+/// (few-shot where a kind has them) instead of a made-up `role: content` transcript.
+pub fn model_settings(suite: &LoadedSuite, has_chat_template: bool) -> GenSettings {
+    let mut settings = suite.suite.settings();
+    settings.chat &= has_chat_template;
+    settings
+}
+
+pub fn settings_hash(suite: &LoadedSuite, settings: &GenSettings, plan: &RunPlan) -> String {
     let mut h = Sha256::new();
     h.update(suite.kind.name().as_bytes());
     h.update([0]);
-    h.update(serde_json::to_vec(&settings).unwrap_or_default());
+    h.update(serde_json::to_vec(settings).unwrap_or_default());
     // The attention kernel changes the numbers, so results are cached apart.
     if plan.flash_attn != FlashAttention::Auto {
         h.update(format!("\0flash_attn={:?}", plan.flash_attn).as_bytes());
