@@ -9,9 +9,10 @@
 # binary (cargo build --release) and NOA_EVALSETS_DIR for mirror suites (defaults to
 # ../shared/data when that exists).
 #
-# For scale it then runs llama.cpp's own llama-batched-bench on the same model
-# (built by `scripts/bench-speed.sh --build-only`): the generation tokens/s of `batch`
-# sequences against one, which is as much as batching can give on this machine.
+# For scale it then runs llama.cpp's own llama-batched-bench on the same model, built
+# by `scripts/bench-speed.sh --build-only` on the llama.cpp noa links (built there once
+# when missing): the generation tokens/s of `batch` sequences against one, which is as
+# much as batching can give on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models_dir="${NOA_TEST_MODELS_DIR:-$HOME/.cache/noa/test-models}"
@@ -67,7 +68,8 @@ ms = sum(r["score"] for r in si.values()) / len(si)
 print(f"mean score batched {mb:.3f}, one at a time {ms:.3f}")
 PY
 
-lbb="${NOA_LLAMA_BENCH_DIR:-$HOME/.cache/noa/llama-bench}/${NOA_LLAMA_CPP_PYTHON_VERSION:-0.3.36}/build/bin/llama-batched-bench"
+# The llama-batched-bench built on the very llama.cpp noa links (scripts/bench-speed.sh).
+lbb="$(scripts/bench-speed.sh --build-only)/llama-batched-bench"
 if [ -x "$lbb" ]; then
   "$lbb" -m "$model" -t "${NOA_THREADS:-$(nproc)}" -c $((256 * batch)) -b 512 -ub 512 \
     -npp 128 -ntg 128 -npl "1,$batch" -fa "${NOA_FLASH_ATTN:-off}" 2>/dev/null |

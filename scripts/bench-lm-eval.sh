@@ -2,7 +2,7 @@
 # Score agreement with lm-evaluation-harness: the same model, the same items and the
 # same prompt text, scored once by `noa bench` and once by lm-eval, in one run.
 #
-#   scripts/bench-lm-eval.sh [model-file] [mc-items] [gen-items]
+#   scripts/bench-lm-eval.sh [model-file] [mc-items] [gen-items]   (0 items: skip that half)
 #
 # Suites: ARC-Easy (multiple choice by log-likelihood) and GSM8K (generation, numeric
 # answer). noa runs them first and records every item's exact prompt; lm-eval is then
@@ -19,17 +19,25 @@
 # apart.
 #
 # Defaults: the Gemma 3 270M test model (a base model: plain prompts on both sides),
-# 20 ARC-Easy items, 5 GSM8K items. Needs NOA_EVALSETS_DIR (defaults to
+# 20 ARC-Easy items, 10 GSM8K items. Needs NOA_EVALSETS_DIR (defaults to
 # ../shared/data when that exists). NOA_LM_EVAL_KEEP=1 keeps the work folder (lm-eval
-# logs, samples). The peer is slow: llama-cpp-python's server took ~13 s per
-# log-likelihood request on Gemma 3 270M here (logits for every prompt position over a
-# 262k vocabulary), so 20 items of four choices take about 17 minutes.
+# logs, samples).
+#
+# The multiple-choice half needs a model whose tokenizer adds a BOS token (Gemma does,
+# SmolLM2 does not): llama-cpp-python 0.3.36 pairs each echoed prompt token with the
+# logits of the position that predicts it only by dropping a leading BOS, so without
+# one every prompt log-probability is that of the token after it (its issue 1983). The
+# script probes this on a repeated sentence and stops with an error rather than report
+# a comparison against misaligned numbers. The peer is slow: per echoed token it sorts
+# the whole vocabulary in Python for the top-10 alternatives lm-eval's `gguf` model
+# asks for, ~9 s per choice on Gemma 3 270M (262k vocabulary) whatever n_ctx is, so 20
+# items of four choices take about 13 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models_dir=${NOA_TEST_MODELS_DIR:-$HOME/.cache/noa/test-models}
 model=${1:-$models_dir/gemma-3-270m.gguf}
 mc_items=${2:-20}
-gen_items=${3:-5}
+gen_items=${3:-10}
 py=${NOA_PYTHON:-python3}
 peers=${NOA_PEERS_DIR:-$HOME/.cache/noa/peers}
 lcp_version=${NOA_LLAMA_CPP_PYTHON_VERSION:-0.3.36}
@@ -67,42 +75,51 @@ export NOA_HOME=$work/home
 "$noa" -q models add "$model" --id model >/dev/null
 
 echo "noa bench: arc-easy ($mc_items items), gsm8k ($gen_items items) on $(basename "$model")" >&2
-"$noa" -q bench --models model --suites arc-easy --limit "$mc_items" --no-cache --no-registry \
-  --threads "$threads" --json >"$work/noa-arc.json"
-"$noa" -q bench --models model --suites gsm8k --limit "$gen_items" --no-cache --no-registry \
-  --threads "$threads" --json >"$work/noa-gsm8k.json"
+[ "$mc_items" -gt 0 ] && "$noa" -q bench --models model --suites arc-easy --limit "$mc_items" \
+  --no-cache --no-registry --threads "$threads" --json >"$work/noa-arc.json"
+[ "$gen_items" -gt 0 ] && "$noa" -q bench --models model --suites gsm8k --limit "$gen_items" \
+  --no-cache --no-registry --threads "$threads" --json >"$work/noa-gsm8k.json"
 
 # lm-eval tasks over exactly those items and prompts.
 "$venv/bin/python" - "$work" "$NOA_EVALSETS_DIR" <<'PY'
-import json, sys
+import json, os, sys
 work, data = sys.argv[1], sys.argv[2]
 def items(name):
     run = json.load(open(f"{work}/noa-{name}.json"))["run_id"]
     return [json.loads(l) for l in open(f"{work}/home/runs/{run}/items.jsonl")]
-arc = {d["id"]: d for d in json.load(open(f"{data}/arc-easy/test.json"))}
-with open(f"{work}/arc.jsonl", "w") as out:
-    for r in items("arc"):
-        d = arc[r["item_id"]]
-        gold = d["choices"]["label"].index(d["answerKey"])
-        out.write(json.dumps({"id": r["item_id"], "prompt": r["prompt"],
-                              "choices": d["choices"]["text"], "gold": gold}) + "\n")
-with open(f"{work}/gsm8k.jsonl", "w") as out:
-    for r in items("gsm8k"):
-        out.write(json.dumps({"id": r["item_id"], "prompt": r["prompt"]}) + "\n")
+if os.path.exists(f"{work}/noa-arc.json"):
+    arc = {d["id"]: d for d in json.load(open(f"{data}/arc-easy/test.json"))}
+    with open(f"{work}/arc.jsonl", "w") as out:
+        for r in items("arc"):
+            d = arc[r["item_id"]]
+            gold = d["choices"]["label"].index(d["answerKey"])
+            out.write(json.dumps({"id": r["item_id"], "prompt": r["prompt"],
+                                  "choices": d["choices"]["text"], "gold": gold}) + "\n")
+if os.path.exists(f"{work}/noa-gsm8k.json"):
+    lines = open(f"{data}/gsm8k-train/train.jsonl").read().splitlines()
+    with open(f"{work}/gsm8k.jsonl", "w") as out:
+        for r in items("gsm8k"):
+            source = json.loads(lines[int(r["item_id"].lstrip("#"))])
+            assert source["question"] in r["prompt"], f"item {r['item_id']} is not that line"
+            out.write(json.dumps({"id": r["item_id"], "prompt": r["prompt"],
+                                  "answer": source["answer"]}) + "\n")
 PY
-gsm8k_answers=$NOA_EVALSETS_DIR/gsm8k-train/train.jsonl
-"$venv/bin/python" - "$work" "$gsm8k_answers" <<'PY'
+# Where noa's generation stops: a base model's few-shot prompt ends in "Answer:" and
+# stops at the next question (gsm8k.rs); a chat prompt stops at the end of the turn,
+# which lm-eval is told as the model's end-of-sequence text.
+until=
+[ "$gen_items" -gt 0 ] && until=$("$venv/bin/python" - "$work" "$model" 2>/dev/null <<'PY'
 import json, sys
-work, train = sys.argv[1], sys.argv[2]
-lines = open(train).read().splitlines()
-rows = [json.loads(l) for l in open(f"{work}/gsm8k.jsonl")]
-with open(f"{work}/gsm8k.jsonl", "w") as out:
-    for r in rows:
-        source = json.loads(lines[int(r["id"].lstrip("#"))])
-        assert source["question"] in r["prompt"], f"item {r['id']} is not line {r['id']}"
-        r["answer"] = source["answer"]
-        out.write(json.dumps(r) + "\n")
+work, model = sys.argv[1], sys.argv[2]
+prompts = [json.loads(l)["prompt"] for l in open(f"{work}/gsm8k.jsonl")]
+if all(p.rstrip().endswith("Answer:") for p in prompts):
+    print(json.dumps(["\nQuestion:", "\n\n"]))
+else:
+    from llama_cpp import Llama
+    llm = Llama(model, vocab_only=True, verbose=False)
+    print(json.dumps([llm.detokenize([llm.token_eos()], special=True).decode()]))
 PY
+)
 mkdir -p "$work/tasks"
 cat >"$work/tasks/noa_arc_easy.yaml" <<EOF
 task: noa_arc_easy
@@ -119,7 +136,9 @@ metric_list:
   - {metric: acc_norm, aggregation: mean, higher_is_better: true}
 EOF
 # lm-eval's own gsm8k answer extraction ("flexible-extract": the last number), stopping
-# where noa's prompt says the answer ends.
+# where noa's generation stops. Greedy on both sides: llama-cpp-python's server applies
+# a repeat penalty of 1.1 unless told otherwise (lm-eval passes unknown generation
+# arguments through to the request).
 cat >"$work/tasks/noa_gsm8k.yaml" <<EOF
 task: noa_gsm8k
 dataset_path: json
@@ -130,9 +149,10 @@ doc_to_text: prompt
 doc_to_target: "{{answer.split('#### ')[-1]}}"
 target_delimiter: ""
 generation_kwargs:
-  until: ["\nQuestion:", "\n\n"]
+  until: $until
   do_sample: false
   temperature: 0.0
+  repeat_penalty: 1.0
   max_gen_toks: 256
 filter_list:
   - name: flexible-extract
@@ -149,29 +169,67 @@ metric_list:
 EOF
 
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$venv/bin/python" -m llama_cpp.server --model "$model" --host 127.0.0.1 --port "$port" \
-  --n_ctx 2048 --n_threads "$threads" --n_threads_batch "$threads" --logits_all true \
-  --verbose false >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 120); do
-  curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1 && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
-  sleep 0.5
-done
+# llama-cpp-python's OpenAI-compatible server; `--logits_all true` for echoed prompt
+# log-probabilities (the multiple-choice half only: it slows prefill).
+start_server() {
+  "$venv/bin/python" -m llama_cpp.server --model "$model" --host 127.0.0.1 --port "$port" \
+    --n_ctx 2048 --n_threads "$threads" --n_threads_batch "$threads" --logits_all "$1" \
+    --verbose false >"$work/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 120); do
+    curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1 && return 0
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  echo "error: llama-cpp-python's server did not start" >&2
+  exit 1
+}
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
 
 export HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 lm_eval=("$venv/bin/lm_eval" --include_path "$work/tasks" --log_samples --batch_size 1)
-echo "lm-eval: noa_arc_easy (gguf model), noa_gsm8k (local-completions)" >&2
+if [ "$mc_items" -gt 0 ]; then
+start_server true
+# Are the echoed log-probabilities aligned? The second telling of a sentence is
+# near-certain for any language model; misaligned numbers (each token scored by the
+# position after it) make it as unlikely as the first.
+"$venv/bin/python" - "$port" <<'PY' || exit 1
+import json, sys, urllib.request
+text = "one two three four five six seven eight nine ten eleven twelve"
+body = {"prompt": f"{text}, {text}", "logprobs": 1, "echo": True, "max_tokens": 1, "temperature": 0}
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/v1/completions",
+                             json.dumps(body).encode(), {"content-type": "application/json"})
+lp = json.load(urllib.request.urlopen(req))["choices"][0]["logprobs"]
+offsets, values = lp["text_offset"], lp["token_logprobs"][:-1]
+second = [v for o, v in zip(offsets, values) if o > len(text) + 1 and v is not None]
+mean = sum(second) / len(second)
+if mean < -1.0:
+    sys.exit(f"error: the peer's echoed log-probabilities are misaligned (mean {mean:.2f} "
+             "nats on a repeated sentence); llama-cpp-python needs a model that adds a BOS "
+             "token for them (see this script's header)")
+PY
+echo "lm-eval: noa_arc_easy (gguf model)" >&2
 "${lm_eval[@]}" --model gguf --model_args "base_url=http://127.0.0.1:$port" \
   --tasks noa_arc_easy --output_path "$work/lm-arc" >"$work/lm-arc.log" 2>&1 ||
   { tail -30 "$work/lm-arc.log" >&2; exit 1; }
+stop_server
+fi
+if [ "$gen_items" -gt 0 ]; then
+start_server false
+echo "lm-eval: noa_gsm8k (local-completions, stops $until)" >&2
 "${lm_eval[@]}" --model local-completions \
   --model_args "base_url=http://127.0.0.1:$port/v1/completions,model=model,tokenizer_backend=None,tokenized_requests=False,max_retries=1" \
   --tasks noa_gsm8k --output_path "$work/lm-gsm8k" >"$work/lm-gsm8k.log" 2>&1 ||
   { tail -30 "$work/lm-gsm8k.log" >&2; exit 1; }
+stop_server
+fi
 
 "$venv/bin/python" - "$work" "$(basename "$model")" <<'PY'
-import glob, json, math, sys
+import glob, json, os, statistics, sys
 work, model = sys.argv[1], sys.argv[2]
 def noa(name):
     run = json.load(open(f"{work}/noa-{name}.json"))["run_id"]
@@ -180,34 +238,45 @@ def lm(name, task):
     path = glob.glob(f"{work}/lm-{name}/**/samples_{task}_*.jsonl", recursive=True)[0]
     return {s["doc"]["id"]: s for s in map(json.loads, open(path))}
 print(f"model {model}")
-# ARC-Easy: acc from the summed log-probabilities, acc_norm per character.
-n, l = noa("arc"), lm("arc", "noa_arc_easy")
-common = sorted(set(n) & set(l))
-def ours(k, metric):
-    return float(json.loads(n[k]["detail"])[metric])
-gaps, rel = [], []
-for k in common:
-    theirs = [float(r[0]) for r in l[k]["filtered_resps"]]
-    mine = json.loads(n[k]["detail"])["logprobs"]
-    for a, b in zip(mine, theirs):
-        gaps.append(abs(a - b))
-        rel.append(abs(a - b) / max(abs(b), 1e-9))
-for metric in ("acc", "acc_norm"):
-    a = sum(ours(k, metric) for k in common) / len(common)
-    b = sum(float(l[k][metric]) for k in common) / len(common)
-    dis = sum(ours(k, metric) != float(l[k][metric]) for k in common)
-    print(f"arc-easy {metric:<8} noa {a:.3f}  lm-eval {b:.3f}  items {len(common)}  "
-          f"disagree {dis} ({dis / len(common):.1%})")
-gaps.sort()
-print(f"arc-easy choice log-prob |noa - lm-eval|: median {gaps[len(gaps) // 2]:.4f}, "
-      f"max {gaps[-1]:.4f} nats over {len(gaps)} choices")
-# GSM8K: each side's own answer extraction over its own generation.
-n, l = noa("gsm8k"), lm("gsm8k", "noa_gsm8k")
-common = sorted(set(n) & set(l), key=lambda k: int(k.lstrip("#")))
-a = sum(n[k]["score"] for k in common) / len(common)
-b = sum(float(l[k]["exact_match"]) for k in common) / len(common)
-dis = sum(n[k]["score"] != float(l[k]["exact_match"]) for k in common)
-same_text = sum(n[k]["output"].strip() == l[k]["resps"][0][0].strip() for k in common)
-print(f"gsm8k    exact    noa {a:.3f}  lm-eval {b:.3f}  items {len(common)}  "
-      f"disagree {dis} ({dis / len(common):.1%})  identical generations {same_text}/{len(common)}")
+def arc():
+    # ARC-Easy: acc from the summed log-probabilities, acc_norm per character.
+    n, l = noa("arc"), lm("arc", "noa_arc_easy")
+    common = sorted(set(n) & set(l))
+    def ours(k, metric):
+        return float(json.loads(n[k]["detail"])[metric])
+    gaps = []
+    for k in common:
+        theirs = [float(r[0]) for r in l[k]["filtered_resps"]]
+        mine = json.loads(n[k]["detail"])["logprobs"]
+        gaps += [abs(a - b) for a, b in zip(mine, theirs)]
+    for metric in ("acc", "acc_norm"):
+        a = sum(ours(k, metric) for k in common) / len(common)
+        b = sum(float(l[k][metric]) for k in common) / len(common)
+        dis = sum(ours(k, metric) != float(l[k][metric]) for k in common)
+        print(f"arc-easy {metric:<8} noa {a:.3f}  lm-eval {b:.3f}  items {len(common)}  "
+              f"disagree {dis} ({dis / len(common):.1%})")
+    print(f"arc-easy choice log-prob |noa - lm-eval|: median {statistics.median(gaps):.4f}, "
+          f"max {max(gaps):.4f} nats over {len(gaps)} choices")
+def gsm8k():
+    # GSM8K: each side's own answer extraction over its own generation.
+    n, l = noa("gsm8k"), lm("gsm8k", "noa_gsm8k")
+    common = sorted(set(n) & set(l), key=lambda k: int(k.lstrip("#")))
+    a = sum(n[k]["score"] for k in common) / len(common)
+    b = sum(float(l[k]["exact_match"]) for k in common) / len(common)
+    dis = sum(n[k]["score"] != float(l[k]["exact_match"]) for k in common)
+    pairs = [(n[k]["output"].strip(), l[k]["resps"][0][0].strip()) for k in common]
+    same = sum(x == y for x, y in pairs)
+    def common_prefix(x, y):
+        i = 0
+        while i < min(len(x), len(y)) and x[i] == y[i]:
+            i += 1
+        return i
+    prefix = statistics.median(common_prefix(x, y) for x, y in pairs)
+    print(f"gsm8k    exact    noa {a:.3f}  lm-eval {b:.3f}  items {len(common)}  "
+          f"disagree {dis} ({dis / len(common):.1%})  identical generations {same}/{len(common)}"
+          f"  (median common prefix {prefix:.0f} chars)")
+if os.path.exists(f"{work}/noa-arc.json"):
+    arc()
+if os.path.exists(f"{work}/noa-gsm8k.json"):
+    gsm8k()
 PY
