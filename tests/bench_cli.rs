@@ -135,7 +135,10 @@ fn bench_runs_both_default_models_on_every_present_suite_then_reuses_the_cache()
         r.prompt.clone().unwrap_or_default()
     };
     let chat = prompt("smollm2-135m-instruct", "gsm8k");
-    assert!(chat.starts_with("<|im_start|>") && chat.ends_with("<|im_start|>assistant\n"), "{chat}");
+    assert!(
+        chat.starts_with("<|im_start|>") && chat.ends_with("<|im_start|>assistant\n"),
+        "{chat}"
+    );
     let raw = prompt("gemma-3-270m", "gsm8k");
     assert!(raw.starts_with("Question: There are 15 trees") && raw.ends_with("\nAnswer:"), "{raw}");
     let code = prompt("gemma-3-270m", "humaneval");
