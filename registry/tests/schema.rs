@@ -13,7 +13,10 @@ use noa_registry::{Registry, env_vars};
 fn committed_json_schema_is_current() {
     let schema = schemars::schema_for!(Registry);
     let text = serde_json::to_string_pretty(&schema).expect("schema serialises") + "\n";
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models.schema.json");
+    // At run time, not `env!`: cargo reuses a test binary across checkouts that share a
+    // target directory, and `env!` would point at the one it was compiled in.
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+    let path = Path::new(&root).join("models.schema.json");
     if std::env::var_os(env_vars::NOA_UPDATE_SCHEMA).is_some() {
         std::fs::write(&path, &text).expect("write models.schema.json");
         return;

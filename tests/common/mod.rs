@@ -48,7 +48,10 @@ pub fn evalsets_dir() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("NOA_EVALSETS_DIR") {
         return Some(PathBuf::from(p)).filter(|p| p.is_dir());
     }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    // At run time, not `env!`: cargo reuses a test binary across checkouts that share a
+    // target directory, and `env!` would point at the one it was compiled in.
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+    let beside = Path::new(&root).join("../shared/data");
     beside.is_dir().then_some(beside)
 }
 

@@ -19,8 +19,7 @@ fn reply(text: &str) -> Option<Reply> {
 }
 
 fn items() -> Vec<(Item, Vec<Value>)> {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../evalsets/agent/items.jsonl");
+    let path = crate::kinds::manifest_dir().join("../evalsets/agent/items.jsonl");
     let text = std::fs::read_to_string(&path)
         .expect("evalsets/agent/items.jsonl is part of the repository");
     text.lines()

@@ -53,15 +53,24 @@ pub fn by_name(name: &str) -> Option<&'static dyn TaskKind> {
     }
 }
 
+/// This crate's folder, as `cargo test` gives it when the test runs: not `env!`, which
+/// freezes the checkout the test binary was compiled in, and cargo reuses that binary
+/// for every checkout sharing a target directory.
+#[cfg(test)]
+pub(crate) fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .expect("cargo test sets CARGO_MANIFEST_DIR")
+}
+
 /// A file of the evaluation data mirror for tests: `NOA_EVALSETS_DIR`, else
 /// `../shared/data` beside the workspace. `None` (with a message) when absent, so
 /// tests on real data skip on machines without the mirror.
 #[cfg(test)]
 pub(crate) fn test_data(rel: &str) -> Option<std::path::PathBuf> {
-    let base =
-        std::env::var_os("NOA_EVALSETS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
-        });
+    let base = std::env::var_os("NOA_EVALSETS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("../../shared/data"));
     let path = base.join(rel);
     if path.is_file() {
         Some(path)

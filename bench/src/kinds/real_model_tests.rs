@@ -84,8 +84,7 @@ fn sane(score: &Score, what: &str) {
 }
 
 fn agent_item() -> Item {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../evalsets/agent/items.jsonl");
+    let path = crate::kinds::manifest_dir().join("../evalsets/agent/items.jsonl");
     let line = std::fs::read_to_string(path).unwrap().lines().nth(7).unwrap().to_string();
     by_name("agent").unwrap().parse(&serde_json::from_str(&line).unwrap(), 7).unwrap()
 }
