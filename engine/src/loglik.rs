@@ -6,8 +6,16 @@
 //!
 //! Requests with the same context (the options of one question) form a group that
 //! occupies one sequence: the shared prefix is decoded once, then each option's tokens
-//! are decoded after it and removed from the KV cache again. Groups run side by side as
-//! separate sequences in each decode; long inputs are fed in chunks of `n_batch`.
+//! are decoded after it and removed from the KV cache again. Long inputs are fed in
+//! chunks of `n_batch`.
+//!
+//! Groups run one at a time, never side by side in one decode: llama.cpp's logits for a
+//! sequence depend on what else shares its decode call (up to 0.3 nats per choice on
+//! Gemma 3 270M), and which questions share one depended on which items the scheduler
+//! happened to have ready — so scores changed from run to run and with the batch size.
+//! Alone, a question's numbers depend on its own tokens only. Scoring is prompt
+//! processing, which batching does not speed up on a CPU, so this costs no measurable
+//! time (ARC-Easy, 20 items: 6.3 s alone, 6.7 s eight at a time).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -130,7 +138,6 @@ pub(crate) fn run(
     ctx: &mut LlamaContext<'_>,
     requests: Vec<LoglikelihoodRequest>,
     n_ctx_seq: u32,
-    n_seq_max: u32,
     n_batch: u32,
 ) -> Vec<Result<Loglikelihood, EngineError>> {
     let mut results: Vec<Option<Result<Loglikelihood, EngineError>>> =
@@ -138,7 +145,8 @@ pub(crate) fn run(
     let mut pending = plan(model, &requests, n_ctx_seq, &mut results);
     let n_batch = n_batch.max(1) as usize;
     let mut batch = LlamaBatch::new(n_batch, 1);
-    let mut slots: Vec<Option<Group>> = (0..n_seq_max.max(1)).map(|_| None).collect();
+    // One sequence: see the module docs for why groups never share a decode.
+    let mut slots: Vec<Option<Group>> = vec![None];
     loop {
         // Retire finished items and groups; start the next item of each group.
         for (id, slot) in slots.iter_mut().enumerate() {

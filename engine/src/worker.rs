@@ -107,8 +107,7 @@ pub(crate) fn run(
                 Some(Job::Generate(g)) => sched.admit(&mut ctx, g),
                 Some(Job::Loglikelihood { requests, reply }) => {
                     sched.forget(&mut ctx);
-                    let r =
-                        crate::loglik::run(&model, &mut ctx, requests, n_ctx_seq, n_seq, n_batch);
+                    let r = crate::loglik::run(&model, &mut ctx, requests, n_ctx_seq, n_batch);
                     let _ = reply.send(r);
                 }
                 Some(Job::Speed { n_prompt, n_gen, repetitions, reply }) => {
