@@ -179,7 +179,9 @@ impl Model {
         Ok(rx)
     }
 
-    /// Log-likelihood of each continuation, batched; results in order.
+    /// Log-likelihood of each continuation; results in order. Options of one question
+    /// share its decoded context; questions are decoded one at a time, so a result does
+    /// not depend on the other requests (see `loglik`).
     pub fn loglikelihood_batch(
         &self,
         requests: Vec<LoglikelihoodRequest>,
