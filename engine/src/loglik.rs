@@ -17,7 +17,7 @@
 //! processing, which batching does not speed up on a CPU, so this costs no measurable
 //! time (ARC-Easy, 20 items: 6.3 s alone, 6.7 s eight at a time).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use llama_cpp_2::context::LlamaContext;
@@ -34,27 +34,9 @@ struct Item {
     split: usize,
 }
 
-struct Current {
-    item: Item,
-    /// Next position to feed.
-    fed: usize,
-    logprob: f64,
-    greedy: bool,
-    started: Instant,
-}
-
 struct Group {
     prefix: Vec<LlamaToken>,
-    fed: usize,
-    /// Logits at the last prefix position (they predict a continuation's first token).
-    last_logits: Option<Vec<f32>>,
-    items: VecDeque<Item>,
-    current: Option<Current>,
-}
-
-enum Out {
-    Prefix,
-    Item(usize),
+    items: Vec<Item>,
 }
 
 /// Split a request into whole-text tokens and the continuation start.
@@ -91,7 +73,7 @@ fn plan(
     requests: &[LoglikelihoodRequest],
     n_ctx_seq: u32,
     results: &mut [Option<Result<Loglikelihood, EngineError>>],
-) -> VecDeque<Group> {
+) -> Vec<Group> {
     let mut by_context: HashMap<&str, usize> = HashMap::new();
     let mut groups: Vec<(Vec<Item>, usize)> = Vec::new();
     for (index, r) in requests.iter().enumerate() {
@@ -123,13 +105,7 @@ fn plan(
     }
     groups
         .into_iter()
-        .map(|(items, p)| Group {
-            prefix: items[0].tokens[..p].to_vec(),
-            fed: 0,
-            last_logits: None,
-            items: items.into(),
-            current: None,
-        })
+        .map(|(items, p)| Group { prefix: items[0].tokens[..p].to_vec(), items })
         .collect()
 }
 
@@ -142,134 +118,110 @@ pub(crate) fn run(
 ) -> Vec<Result<Loglikelihood, EngineError>> {
     let mut results: Vec<Option<Result<Loglikelihood, EngineError>>> =
         requests.iter().map(|_| None).collect();
-    let mut pending = plan(model, &requests, n_ctx_seq, &mut results);
     let n_batch = n_batch.max(1) as usize;
     let mut batch = LlamaBatch::new(n_batch, 1);
-    // One sequence: see the module docs for why groups never share a decode.
-    let mut slots: Vec<Option<Group>> = vec![None];
-    loop {
-        // Retire finished items and groups; start the next item of each group.
-        for (id, slot) in slots.iter_mut().enumerate() {
-            while let Some(g) = slot.as_mut() {
-                if g.fed < g.prefix.len() {
-                    break;
-                }
-                if let Some(c) = g.current.as_ref()
-                    && c.fed + 1 < c.item.tokens.len()
-                {
-                    break;
-                }
-                if let Some(c) = g.current.take() {
-                    let _ =
-                        ctx.clear_kv_cache_seq(Some(id as u32), Some(g.prefix.len() as u32), None);
-                    results[c.item.index] = Some(Ok(Loglikelihood {
-                        logprob: c.logprob,
-                        tokens: (c.item.tokens.len() - c.item.split) as u32,
-                        is_greedy: c.greedy,
-                        elapsed_ms: c.started.elapsed().as_secs_f64() * 1000.0,
-                    }));
-                }
-                let Some(item) = g.items.pop_front() else {
-                    let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
-                    *slot = pending.pop_front();
-                    continue;
-                };
-                let mut c = Current {
-                    fed: g.prefix.len(),
-                    item,
-                    logprob: 0.0,
-                    greedy: true,
-                    started: Instant::now(),
-                };
-                if c.item.split == g.prefix.len()
-                    && let Some(l) = g.last_logits.as_ref()
-                {
-                    let (lp, greedy) = score(l, c.item.tokens[c.fed]);
-                    c.logprob += lp;
-                    c.greedy &= greedy;
-                }
-                g.current = Some(c);
-            }
-            if slot.is_none() {
-                *slot = pending.pop_front();
-            }
-        }
-        if slots.iter().all(Option::is_none) {
-            break;
-        }
-        batch.clear();
-        let mut budget = n_batch;
-        let mut outputs: Vec<(usize, i32, Out)> = Vec::new();
-        let mut n = 0i32;
-        let mut add_failed = false;
-        for (id, slot) in slots.iter_mut().enumerate() {
-            let Some(g) = slot.as_mut() else { continue };
-            if budget == 0 {
-                break;
-            }
-            let seq = [id as i32];
-            if g.fed < g.prefix.len() {
-                let take = (g.prefix.len() - g.fed).min(budget);
-                for p in g.fed..g.fed + take {
-                    let want = p + 1 == g.prefix.len();
-                    add_failed |= batch.add(g.prefix[p], p as i32, &seq, want).is_err();
-                    if want {
-                        outputs.push((id, n, Out::Prefix));
-                    }
-                    n += 1;
-                }
-                g.fed += take;
-                budget -= take;
-            } else if let Some(c) = g.current.as_mut() {
-                // The last token is never fed: nothing is predicted from it.
-                let take = (c.item.tokens.len() - 1 - c.fed).min(budget);
-                for p in c.fed..c.fed + take {
-                    let want = p + 1 >= c.item.split;
-                    add_failed |= batch.add(c.item.tokens[p], p as i32, &seq, want).is_err();
-                    if want {
-                        outputs.push((id, n, Out::Item(p)));
-                    }
-                    n += 1;
-                }
-                c.fed += take;
-                budget -= take;
-            }
-        }
-        let decoded = if add_failed {
-            Err("batch overflow".to_owned())
-        } else if n == 0 {
-            Ok(())
-        } else {
-            ctx.decode(&mut batch).map_err(|e| e.to_string())
-        };
-        if let Err(e) = decoded {
-            for (id, slot) in slots.iter_mut().enumerate() {
-                if let Some(g) = slot.take() {
-                    let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
-                    let failed = g.current.map(|c| c.item).into_iter().chain(g.items);
-                    for item in failed {
-                        results[item.index] = Some(Err(EngineError::Decode(e.clone())));
-                    }
-                }
-            }
-            continue;
-        }
-        for (id, idx, out) in outputs {
-            let Some(g) = slots[id].as_mut() else { continue };
-            let logits = ctx.get_logits_ith(idx);
-            match out {
-                Out::Prefix => g.last_logits = Some(logits.to_vec()),
-                Out::Item(p) => {
-                    if let Some(c) = g.current.as_mut() {
-                        let (lp, greedy) = score(logits, c.item.tokens[p + 1]);
-                        c.logprob += lp;
-                        c.greedy &= greedy;
-                    }
-                }
-            }
-        }
+    // One group at a time in sequence 0: see the module docs.
+    for group in plan(model, &requests, n_ctx_seq, &mut results) {
+        run_group(ctx, &mut batch, n_batch, group, &mut results);
+        let _ = ctx.clear_kv_cache_seq(Some(0), None, None);
     }
     results.into_iter().map(|r| r.unwrap_or(Err(EngineError::WorkerGone))).collect()
+}
+
+/// Decode a group's shared prefix, then each item's tokens after it (removed from the
+/// KV cache again), writing every item's result.
+fn run_group(
+    ctx: &mut LlamaContext<'_>,
+    batch: &mut LlamaBatch,
+    n_batch: usize,
+    group: Group,
+    results: &mut [Option<Result<Loglikelihood, EngineError>>],
+) {
+    let prefix = &group.prefix;
+    // Logits at the last prefix position: they predict a continuation's first token.
+    let mut last_logits = None;
+    let fed = feed(
+        ctx,
+        batch,
+        n_batch,
+        prefix,
+        0,
+        |p| p + 1 == prefix.len(),
+        |_, l| {
+            last_logits = Some(l.to_vec());
+        },
+    );
+    if let Err(e) = fed {
+        for item in &group.items {
+            results[item.index] = Some(Err(EngineError::Decode(e.clone())));
+        }
+        return;
+    }
+    for item in &group.items {
+        let started = Instant::now();
+        let (mut logprob, mut greedy) = (0.0, true);
+        if item.split == prefix.len()
+            && let Some(l) = last_logits.as_ref()
+        {
+            (logprob, greedy) = score(l, item.tokens[prefix.len()]);
+        }
+        // The last token is never fed: nothing is predicted from it.
+        let body = &item.tokens[..item.tokens.len() - 1];
+        let fed = feed(
+            ctx,
+            batch,
+            n_batch,
+            body,
+            prefix.len(),
+            |p| p + 1 >= item.split,
+            |p, l| {
+                let (lp, g) = score(l, item.tokens[p + 1]);
+                logprob += lp;
+                greedy &= g;
+            },
+        );
+        let _ = ctx.clear_kv_cache_seq(Some(0), Some(prefix.len() as u32), None);
+        results[item.index] = Some(match fed {
+            Ok(()) => Ok(Loglikelihood {
+                logprob,
+                tokens: (item.tokens.len() - item.split) as u32,
+                is_greedy: greedy,
+                elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            }),
+            Err(e) => Err(EngineError::Decode(e)),
+        });
+    }
+}
+
+/// Decode `tokens[from..]` at their own positions in sequence 0, in chunks of
+/// `n_batch`, asking for logits where `want(position)`; `on_logits` gets each.
+fn feed(
+    ctx: &mut LlamaContext<'_>,
+    batch: &mut LlamaBatch,
+    n_batch: usize,
+    tokens: &[LlamaToken],
+    from: usize,
+    want: impl Fn(usize) -> bool,
+    mut on_logits: impl FnMut(usize, &[f32]),
+) -> Result<(), String> {
+    let mut start = from;
+    while start < tokens.len() {
+        let end = (start + n_batch).min(tokens.len());
+        batch.clear();
+        let mut outputs = Vec::new();
+        for (p, &token) in tokens.iter().enumerate().take(end).skip(start) {
+            batch.add(token, p as i32, &[0], want(p)).map_err(|e| e.to_string())?;
+            if want(p) {
+                outputs.push((p, (p - start) as i32));
+            }
+        }
+        ctx.decode(batch).map_err(|e| e.to_string())?;
+        for (p, idx) in outputs {
+            on_logits(p, ctx.get_logits_ith(idx));
+        }
+        start = end;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
