@@ -251,7 +251,6 @@ pub(super) fn prepare(
     Ok(Prepared { run, manifest, plan, suites, models })
 }
 
-/// Hash of everything about a suite's prompting that changes answers.
 /// The settings `suite` runs with on a model: the suite's own, except that a model
 /// without a chat template (a base model) gets the kinds' plain-completion prompts
 /// (few-shot where a kind has them) instead of a made-up `role: content` transcript.
@@ -261,6 +260,8 @@ pub fn model_settings(suite: &LoadedSuite, has_chat_template: bool) -> GenSettin
     settings
 }
 
+/// Hash of everything about a suite's prompting that changes answers (`settings` from
+/// `model_settings`).
 pub fn settings_hash(suite: &LoadedSuite, settings: &GenSettings, plan: &RunPlan) -> String {
     let mut h = Sha256::new();
     h.update(suite.kind.name().as_bytes());

@@ -70,8 +70,6 @@ struct Active {
     episode: Box<dyn Episode>,
     trace: Trace,
     started: bool,
-    /// The first item started: see `ScheduleConfig::budget_end`.
-    first: bool,
 }
 
 enum Event {
@@ -133,7 +131,8 @@ pub fn run_items(
     let mut pending: VecDeque<usize> = items.iter().copied().collect();
     // Wall time of the items finished so far, for the admission estimate.
     let (mut done_n, mut done_s) = (0u32, 0f64);
-    let mut any_started = false;
+    // Items start in order: the first is the one `ScheduleConfig::budget_end` exempts.
+    let first_item = items.first().copied();
     std::thread::scope(|scope| {
         let (events_tx, events) = mpsc::channel::<Event>();
         let scorer = pool(
@@ -198,9 +197,7 @@ pub fn run_items(
                     episode: kind.episode(&all[i], settings),
                     trace: Trace::default(),
                     started: false,
-                    first: !any_started,
                 };
-                any_started = true;
                 if scorer.send((active, None)).is_ok() {
                     live += 1;
                 }
@@ -242,7 +239,7 @@ pub fn run_items(
                         a.trace.prompt = text;
                     }
                     let now = Instant::now();
-                    let exempt = a.first
+                    let exempt = Some(a.item) == first_item
                         && outcome.finished == 0
                         && config.budget_end.is_some_and(|end| now < end);
                     let cut_at = if exempt { config.budget_end } else { config.hard_deadline };
