@@ -41,6 +41,12 @@ enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Write the HTML report of what was measured.
     Report(commands::report::ReportArgs),
+    /// Check this machine and build: CPU features, an engine self-test per installed
+    /// architecture, disk, memory, evaluation data.
+    Doctor(commands::doctor::DoctorArgs),
+    /// Run one model for a parent `noa` over stdin/stdout (started by noa itself).
+    #[command(hide = true, name = "engine-worker")]
+    EngineWorker,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,10 @@ fn main() -> ExitCode {
         Command::Route(a) => commands::route::run(a, &ctx),
         Command::Replay(a) => commands::replay::run(a, &ctx),
         Command::Report(a) => commands::report::run(a, &ctx),
+        Command::Doctor(a) => commands::doctor::run(a, &ctx),
+        Command::EngineWorker => {
+            return ExitCode::from(u8::try_from(noa_engine::worker_main()).unwrap_or(2));
+        }
     };
     match result {
         Ok(outcome) => outcome.into(),

@@ -2,7 +2,8 @@
 //! a bad model from a bad request from a broken worker; messages name the value.
 
 /// Everything that can go wrong in the engine.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EngineError {
     #[error("model file `{path}` is not a usable GGUF: {reason}")]
     BadModel { path: String, reason: String },
@@ -22,4 +23,25 @@ pub enum EngineError {
     DeadlinePassed,
     #[error("engine not available: {0}")]
     Unavailable(String),
+    /// The worker process running the model died or hung (see `isolated`): the
+    /// request was not answered. `cause` says how: "SIGILL (Illegal instruction)",
+    /// "hung: no answer for 120 s", with llama.cpp's last words when it left any.
+    #[error("engine crashed: {cause}")]
+    Crashed { cause: String },
+}
+
+impl EngineError {
+    /// The engine failed, not the request: its worker died or hung, the model could
+    /// not be (re)loaded. A bench item that met one was not answered, so it must not
+    /// be scored (a resume runs it again); a server may try another model.
+    pub fn is_engine_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::WorkerGone
+                | Self::Crashed { .. }
+                | Self::Load { .. }
+                | Self::BadModel { .. }
+                | Self::Unavailable(_)
+        )
+    }
 }

@@ -28,7 +28,7 @@ impl Reply {
     pub(crate) fn fail(self, e: EngineError) {
         match self {
             Reply::Once(tx) => drop(tx.send(Err(e))),
-            Reply::Stream(tx) => drop(tx.send(StreamEvent::Failed(e.to_string()))),
+            Reply::Stream(tx) => drop(tx.send(StreamEvent::Failed(e))),
         }
     }
 }

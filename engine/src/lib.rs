@@ -1,8 +1,10 @@
-//! The llama.cpp engine. A [`Model`] is a handle to one loaded GGUF: a worker thread
-//! owns the llama.cpp context (contexts are not `Send`), callers talk to it over
-//! channels, and many sequences are decoded together in one batch for throughput
-//! (continuous batching). Every model file passes our own GGUF header check before
-//! llama.cpp sees it, so a bad file is an error, never an abort.
+//! The llama.cpp engine. A [`Model`] is a handle to one loaded GGUF, in this process
+//! ([`LocalModel`]) or in a supervised worker process ([`isolated`]) so that a fault
+//! in llama.cpp never takes the caller down. Inside, a worker thread owns the
+//! llama.cpp context (contexts are not `Send`), callers talk to it over channels, and
+//! many sequences are decoded together in one batch for throughput (continuous
+//! batching). Every model file passes our own GGUF header check before llama.cpp sees
+//! it, so a bad file is an error, never an abort.
 //!
 //! Operations: chat templates rendered from the GGUF's own Jinja template
 //! ([`Model::render_chat`]), generation with stop strings, max tokens, temperature and
@@ -14,7 +16,9 @@
 mod backend;
 mod error;
 mod generate;
+mod handle;
 pub mod header;
+pub mod isolated;
 pub mod json_schema;
 mod loglik;
 mod model;
@@ -29,10 +33,15 @@ mod worker;
 
 pub use error::EngineError;
 pub use json_schema::json_schema_to_gbnf;
-pub use model::Model;
+pub use handle::Model;
+pub use isolated::{WorkerState, worker_main};
+pub use model::LocalModel;
 pub use pool::{ModelPool, PoolBudget};
 pub use template::TemplateKind;
 pub use types::*;
+
+/// The fault switch for engine workers (see [`isolated::fault`]).
+pub const FAULT_ENV: &str = "NOA_ENGINE_FAULT";
 
 /// Version of ggml inside the pinned `llama-cpp-sys-2` (from its `ggml/CMakeLists.txt`).
 const GGML_VERSION: &str = "0.26.0";
@@ -50,4 +59,20 @@ pub fn engine_build() -> String {
         backends.push("cpu".into());
     }
     format!("llama-cpp-2-0.1.160+ggml-{GGML_VERSION}+{}", backends.join("-"))
+}
+
+/// llama.cpp's account of this build and machine: the CPU features its kernels were
+/// compiled to use (`AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | ...`) and its backends.
+/// Run it in a worker (`noa doctor` does) when the build is in doubt.
+#[allow(unsafe_code)]
+pub fn system_info() -> Result<String, EngineError> {
+    backend::backend()?;
+    // SAFETY: llama.cpp returns a pointer to its own static NUL-terminated buffer (or
+    // null); it is read at once and never freed or kept.
+    let p = unsafe { llama_cpp_sys_2::llama_print_system_info() };
+    if p.is_null() {
+        return Ok(String::new());
+    }
+    // SAFETY: non-null and NUL-terminated, as above.
+    Ok(unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().trim().to_owned())
 }

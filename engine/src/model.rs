@@ -1,5 +1,6 @@
-//! The `Model` handle: cheap to clone, `Send + Sync`, and every clone talks to the same
-//! worker thread. Loading checks the GGUF header first, loads the weights, and starts
+//! The in-process model (`LocalModel`): cheap to clone, `Send + Sync`, and every clone
+//! talks to the same worker thread. A worker process runs one of these; `noa`'s own
+//! callers reach it through [`Model`](crate::Model), which may put it in a worker. Loading checks the GGUF header first, loads the weights, and starts
 //! the worker, which creates the context and reports back before `load` returns.
 //! Chat templates render on the caller's thread (no worker round trip).
 
@@ -25,7 +26,7 @@ use crate::{
 /// A loaded model. Cheap to clone; all clones talk to the same worker thread. The
 /// worker stops when the last clone is dropped.
 #[derive(Clone)]
-pub struct Model {
+pub struct LocalModel {
     inner: Arc<Inner>,
 }
 
@@ -36,9 +37,9 @@ struct Inner {
     jobs: mpsc::Sender<Job>,
 }
 
-impl std::fmt::Debug for Model {
+impl std::fmt::Debug for LocalModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("info", &self.inner.info).finish_non_exhaustive()
+        f.debug_struct("LocalModel").field("info", &self.inner.info).finish_non_exhaustive()
     }
 }
 
@@ -49,10 +50,10 @@ fn token_text(model: &LlamaModel, t: LlamaToken) -> String {
     String::from_utf8_lossy(&model.vocab().token_to_piece(t, true, None)).into_owned()
 }
 
-impl Model {
+impl LocalModel {
     /// Check the GGUF header, then load the model and create its context on a new
     /// worker thread. Blocking.
-    pub fn load(path: &Path, config: &EngineConfig) -> Result<Model, EngineError> {
+    pub fn load(path: &Path, config: &EngineConfig) -> Result<LocalModel, EngineError> {
         let shown = path.display().to_string();
         let summary = check_gguf(path)?;
         let backend = backend()?;
@@ -94,7 +95,7 @@ impl Model {
             chat_template: template,
             config: config.clone(),
         };
-        Ok(Model { inner: Arc::new(Inner { info, renderer, model, jobs }) })
+        Ok(LocalModel { inner: Arc::new(Inner { info, renderer, model, jobs }) })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -126,7 +127,7 @@ impl Model {
         crate::generate::tokenize_prompt(&self.inner.model, text).len()
     }
 
-    fn submit(&self, request: GenerateRequest, reply: Reply) {
+    pub(crate) fn submit(&self, request: GenerateRequest, reply: Reply) {
         let enqueued = Instant::now();
         let rendered = match &request.prompt {
             Prompt::Raw(s) => Ok(s.clone()),

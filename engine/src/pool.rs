@@ -1,7 +1,9 @@
 //! Models kept loaded for the router. `ModelPool::get(id, path)` returns the loaded model
 //! or loads it; before a load that would push the pool past its memory budget the least
-//! recently used models are unloaded. A model's cost is its file size plus its KV cache
-//! (context tokens × per-token K/V bytes from the GGUF's attention metadata). The budget
+//! recently used models are unloaded. A model's cost is what its worker process
+//! measurably holds (resident memory from `/proc`) once it is loaded, and before that
+//! an estimate: its file size plus its KV cache (context tokens × per-token K/V bytes
+//! from the GGUF's attention metadata). The budget
 //! is fixed, or (by default) what `/proc/meminfo` says is available plus what the pool
 //! already holds. An evicted model's memory is freed once the last handle to it is dropped.
 
@@ -24,8 +26,16 @@ pub enum PoolBudget {
 struct Entry {
     model: Model,
     path: PathBuf,
+    /// Estimated bytes, for models whose memory cannot be measured (in process).
     bytes: u64,
     last_used: u64,
+}
+
+impl Entry {
+    /// Measured resident memory where there is a worker to measure, else the estimate.
+    fn held(&self) -> u64 {
+        self.model.resident_bytes().unwrap_or(self.bytes)
+    }
 }
 
 #[derive(Default)]
@@ -34,11 +44,31 @@ struct State {
     clock: u64,
 }
 
+/// What the pool says about one model, for `/v1/models` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PoolEntry {
+    pub id: String,
+    /// `loading`, `ready` or `crashed` (its next request starts a new worker).
+    pub state: &'static str,
+    /// Workers started after the first.
+    pub restarts: u64,
+    /// Worker deaths so far.
+    pub crashes: usize,
+    /// The last death's cause.
+    pub last_crash: Option<String>,
+    /// Measured (worker) or estimated (in process) bytes.
+    pub memory_bytes: u64,
+    /// Whether `memory_bytes` was measured.
+    pub measured: bool,
+}
+
 /// Thread-safe pool of loaded models keyed by id.
 pub struct ModelPool {
     config: EngineConfig,
     budget: PoolBudget,
     state: Mutex<State>,
+    /// The model being loaded now (loads hold `state`, so this lives apart).
+    loading: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for ModelPool {
@@ -47,6 +77,23 @@ impl std::fmt::Debug for ModelPool {
             .field("budget", &self.budget)
             .field("loaded", &self.loaded())
             .finish()
+    }
+}
+
+fn describe(id: &str, e: &Entry) -> PoolEntry {
+    let crashes = e.model.crashes();
+    let measured = e.model.resident_bytes();
+    PoolEntry {
+        id: id.to_owned(),
+        state: match e.model.state() {
+            crate::WorkerState::Ready => "ready",
+            crate::WorkerState::Crashed => "crashed",
+        },
+        restarts: e.model.restarts(),
+        crashes: crashes.len(),
+        last_crash: crashes.last().cloned(),
+        memory_bytes: measured.unwrap_or(e.bytes),
+        measured: measured.is_some(),
     }
 }
 
@@ -69,7 +116,7 @@ pub fn available_memory() -> Option<u64> {
 
 impl ModelPool {
     pub fn new(config: EngineConfig, budget: PoolBudget) -> Self {
-        Self { config, budget, state: Mutex::new(State::default()) }
+        Self { config, budget, state: Mutex::new(State::default()), loading: Mutex::new(None) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -91,7 +138,7 @@ impl ModelPool {
             st.loaded.remove(id);
         }
         let need = estimate_bytes(path, &self.config)?;
-        let held: u64 = st.loaded.values().map(|e| e.bytes).sum();
+        let held: u64 = st.loaded.values().map(Entry::held).sum();
         let budget = match self.budget {
             PoolBudget::Bytes(b) => b,
             PoolBudget::Available => available_memory().map_or(u64::MAX, |a| (a + held) / 10 * 9),
@@ -112,10 +159,13 @@ impl ModelPool {
             };
             if let Some(e) = st.loaded.remove(&victim) {
                 tracing::info!(model = %victim, "unloading least recently used model to make room");
-                held -= e.bytes;
+                held = held.saturating_sub(e.held());
             }
         }
-        let model = Model::load(path, &self.config)?;
+        *self.loading.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_owned());
+        let loaded = Model::load(path, &self.config);
+        *self.loading.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let model = loaded?;
         st.loaded.insert(
             id.to_owned(),
             Entry { model: model.clone(), path: path.to_owned(), bytes: need, last_used: now },
@@ -131,9 +181,32 @@ impl ModelPool {
         v.into_iter().map(|(_, k)| k).collect()
     }
 
-    /// Estimated bytes the pool holds.
+    /// Bytes the pool holds: measured for models in workers, estimated for the rest.
     pub fn held_bytes(&self) -> u64 {
-        self.lock().loaded.values().map(|e| e.bytes).sum()
+        self.lock().loaded.values().map(Entry::held).sum()
+    }
+
+    /// Every loaded (or loading) model and its state, by id.
+    pub fn entries(&self) -> Vec<PoolEntry> {
+        let loading = self.loading.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut out: Vec<PoolEntry> = match self.state.try_lock() {
+            Ok(st) => st.loaded.iter().map(|(id, e)| describe(id, e)).collect(),
+            // Held by a load in progress: report what is known without waiting.
+            Err(_) => Vec::new(),
+        };
+        if let Some(id) = loading.filter(|id| !out.iter().any(|e| &e.id == id)) {
+            out.push(PoolEntry {
+                id,
+                state: "loading",
+                restarts: 0,
+                crashes: 0,
+                last_crash: None,
+                memory_bytes: 0,
+                measured: false,
+            });
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
     }
 
     /// Unload `id`; true if it was loaded.

@@ -13,7 +13,8 @@ use minijinja::{Environment, ErrorKind, Value};
 use crate::{ChatMessage, EngineError};
 
 /// Which renderer a model uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TemplateKind {
     /// The GGUF's Jinja template, rendered by minijinja.
     Jinja,

@@ -30,6 +30,36 @@ pub struct EngineConfig {
     /// Flash attention: llama.cpp's `auto` (on wherever the backend has it), or forced.
     #[serde(default)]
     pub flash_attn: FlashAttention,
+    /// Run the model in a supervised worker process started with this command (see
+    /// [`WorkerCommand`]), so a fault in llama.cpp kills the worker, not the caller.
+    /// `None`: in this process. Not part of the config's identity (not serialised).
+    #[serde(skip)]
+    pub worker: Option<WorkerCommand>,
+}
+
+/// How to start an engine worker process: a program (the `noa` binary itself) and the
+/// arguments that put it in worker mode, where it calls [`worker_main`](crate::worker_main).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerCommand {
+    pub program: std::path::PathBuf,
+    pub args: Vec<String>,
+    /// A worker silent this long while requests wait on it is taken as hung and killed.
+    pub hang_timeout: std::time::Duration,
+}
+
+impl WorkerCommand {
+    /// Default hang timeout: long enough for a log-likelihood batch or a speed test,
+    /// which report nothing until done.
+    pub const DEFAULT_HANG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+    /// This very executable, with `args` selecting its worker mode.
+    pub fn current_exe(args: &[&str]) -> std::io::Result<Self> {
+        Ok(Self {
+            program: std::env::current_exe()?,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            hang_timeout: Self::DEFAULT_HANG_TIMEOUT,
+        })
+    }
 }
 
 /// llama.cpp's flash-attention policy. On this project's 2-core CPU machine,
@@ -81,6 +111,7 @@ impl Default for EngineConfig {
             gpu_layers: 0,
             prefix_cache: false,
             flash_attn: FlashAttention::Auto,
+            worker: None,
         }
     }
 }
@@ -205,14 +236,14 @@ pub struct Generation {
 }
 
 /// A streamed generation event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StreamEvent {
     /// A piece of text (whole UTF-8 characters only).
     Token(String),
     /// The end, with the whole result.
     Done(Generation),
     /// The request failed.
-    Failed(String),
+    Failed(crate::EngineError),
 }
 
 /// Score `continuation` after `context` (multiple choice by log-likelihood).

@@ -105,6 +105,22 @@ pub struct RunModel {
     pub load_ms: Option<f64>,
     #[serde(default)]
     pub peak_memory_bytes: Option<u64>,
+    /// Each time the engine died under this model: the items it had in flight (not
+    /// scored; `noa bench --resume` runs them again) and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crashes: Vec<EngineCrash>,
+}
+
+/// The engine's worker died (or hung and was killed) during a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EngineCrash {
+    /// RFC 3339.
+    pub at: String,
+    pub suite: String,
+    /// Items in flight when it died: recorded here, never scored.
+    pub items: Vec<String>,
+    /// "SIGILL (Illegal instruction)", "hung: no answer for 120 s (killed)"...
+    pub cause: String,
 }
 
 /// A suite in a run.

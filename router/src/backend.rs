@@ -42,6 +42,24 @@ pub enum ChatEvent {
     Done(ChatOutput),
     /// Generation failed part-way.
     Failed(String),
+    /// The model's engine crashed part-way (the cause).
+    Crashed(String),
+}
+
+/// What the backend says about one model it runs, for `/v1/models` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelRuntime {
+    pub id: String,
+    /// `loading`, `ready` or `crashed`.
+    pub state: &'static str,
+    /// Engine workers started after the first.
+    pub restarts: u64,
+    /// Engine deaths so far, and the last one's cause.
+    pub crashes: usize,
+    pub last_crash: Option<String>,
+    /// Resident memory, measured where `measured`, else estimated.
+    pub memory_bytes: u64,
+    pub measured: bool,
 }
 
 /// The events of a streamed completion.
@@ -58,6 +76,16 @@ pub enum BackendError {
     BadRequest(String),
     #[error("inference failed: {0}")]
     Failed(String),
+    /// The model's engine crashed (or hung and was killed) under the request.
+    #[error("the engine running model `{model}` crashed: {cause}")]
+    Crashed { model: String, cause: String },
+}
+
+impl BackendError {
+    /// The model's engine is at fault (crashed, or would not load): cool it down.
+    pub fn is_engine_failure(&self) -> bool {
+        matches!(self, Self::Crashed { .. } | Self::Unavailable { .. })
+    }
 }
 
 /// Runs chat completions on a named model. Implementations block; callers keep them
@@ -69,6 +97,10 @@ pub trait ChatBackend: Send + Sync + 'static {
     fn stream(&self, model_id: &str, req: ChatRequest) -> Result<ChatStream, BackendError>;
     /// Models currently loaded (for `/v1/models` and metrics).
     fn loaded(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// State of each model the backend has loaded or is loading.
+    fn runtime(&self) -> Vec<ModelRuntime> {
         Vec::new()
     }
 }

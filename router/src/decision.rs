@@ -71,6 +71,8 @@ pub enum Rejection {
     NotAllowed,
     Denied,
     NotInstalled,
+    /// Its engine crashed (or failed to load) moments ago; it is left alone a while.
+    CoolingDown { seconds_left: f64, cause: String },
     UseCase { use_case: UseCase },
     Privacy { model_tier: PrivacyTier, allowed: PrivacyTier },
     Memory { needed_bytes: u64, available_bytes: u64 },
@@ -84,7 +86,7 @@ impl Rejection {
     pub fn stage(&self) -> usize {
         match self {
             Rejection::NotAllowed | Rejection::Denied => 0,
-            Rejection::NotInstalled => 1,
+            Rejection::NotInstalled | Rejection::CoolingDown { .. } => 1,
             Rejection::UseCase { .. } => 2,
             Rejection::Privacy { .. } => 3,
             Rejection::Memory { .. } => 4,
@@ -97,7 +99,7 @@ impl Rejection {
     pub fn constraint(&self) -> &'static str {
         match self.stage() {
             0 => "allow/deny lists",
-            1 => "installed",
+            1 => "installed and running",
             2 => "use_case",
             3 => "privacy",
             4 => "memory",
@@ -114,6 +116,9 @@ impl std::fmt::Display for Rejection {
             Rejection::NotAllowed => write!(f, "not in the allow list"),
             Rejection::Denied => write!(f, "in the deny list"),
             Rejection::NotInstalled => write!(f, "not installed (no model file)"),
+            Rejection::CoolingDown { seconds_left, cause } => {
+                write!(f, "cooling down for {seconds_left:.0} s more after its engine failed: {cause}")
+            }
             Rejection::UseCase { use_case } => {
                 write!(f, "does not support `{use_case}` (neither declared nor measured)")
             }

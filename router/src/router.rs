@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use noa_registry::Registry;
@@ -88,6 +89,8 @@ pub struct Router {
     pub(crate) store: Option<Store>,
     id_epoch: u64,
     next_id: AtomicU64,
+    /// Models whose engine failed recently: until when they are skipped, and why.
+    cooldowns: Mutex<HashMap<String, (Instant, String)>>,
 }
 
 impl Router {
@@ -124,6 +127,7 @@ impl Router {
             store: None,
             id_epoch,
             next_id: AtomicU64::new(1),
+            cooldowns: Mutex::new(HashMap::new()),
         }
     }
 
@@ -165,6 +169,28 @@ impl Router {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Skip `model` for `period`: its engine just crashed or failed to load (`cause`).
+    /// Requests that name it still reach it; `auto` ones go to the other candidates.
+    pub fn cool_down(&self, model: &str, period: Duration, cause: String) {
+        let mut c = self.cooldowns.lock().unwrap_or_else(|p| p.into_inner());
+        c.insert(model.to_owned(), (Instant::now() + period, cause));
+    }
+
+    /// Models cooling down now: (id, (seconds left, cause)).
+    pub fn cooling(&self) -> Vec<(String, (f64, String))> {
+        let mut c = self.cooldowns.lock().unwrap_or_else(|p| p.into_inner());
+        if c.is_empty() {
+            return Vec::new();
+        }
+        let now = Instant::now();
+        c.retain(|_, (until, _)| *until > now);
+        c.iter()
+            .map(|(m, (until, cause))| {
+                (m.clone(), ((*until - now).as_secs_f64(), cause.clone()))
+            })
+            .collect()
+    }
+
     /// Apply the hard constraints, then the policy.
     pub fn select(&self, req: &TaskRequirements) -> Result<Decision, RouteError> {
         req.validate()?;
@@ -174,6 +200,7 @@ impl Router {
         let mut rejected: Vec<RejectedModel> = Vec::new();
         let mut candidates: Vec<RankedCandidate> = Vec::with_capacity(rows.len());
         let mut idx: Vec<usize> = Vec::with_capacity(rows.len());
+        let cooling = self.cooling();
         let mut st = self.lock();
         for (m, row) in rows.iter().enumerate() {
             let params = row.latency[uc].as_ref();
@@ -195,6 +222,8 @@ impl Router {
                 Some(Rejection::Denied)
             } else if !row.installed {
                 Some(Rejection::NotInstalled)
+            } else if let Some((left, cause)) = cooling.iter().find(|c| *c.0 == *row.id).map(|c| &c.1) {
+                Some(Rejection::CoolingDown { seconds_left: *left, cause: cause.clone() })
             } else if !row.supports[uc] {
                 Some(Rejection::UseCase { use_case: req.use_case })
             } else if let Some(allowed) = req.privacy.filter(|a| row.privacy > *a) {

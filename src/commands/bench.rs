@@ -19,6 +19,8 @@ use super::{Context, Outcome, UserError};
 /// Run models through the evaluation suites and record what they score.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
+    #[command(flatten)]
+    pub isolation: super::IsolationArgs,
     /// Models to bench, comma-separated ids (default: every installed model).
     #[arg(long, value_delimiter = ',', env = "NOA_BENCH_MODELS", value_name = "IDS")]
     pub models: Vec<String>,
@@ -110,6 +112,7 @@ pub fn run(args: BenchArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         no_cache: args.no_cache,
         suite_dirs,
         write_registry: !args.no_registry,
+        worker: args.isolation.worker()?,
     };
     let progress = Bars::new(ctx);
     let report = noa_bench::run(&ctx.home, &options, &progress).map_err(user_facing)?;

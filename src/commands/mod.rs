@@ -2,6 +2,7 @@
 //! an [`Outcome`]; errors bubble up as `anyhow::Error` and are printed by `main`.
 
 pub mod bench;
+pub mod doctor;
 pub mod evalsets;
 pub mod models;
 pub mod replay;
@@ -32,6 +33,33 @@ impl GlobalArgs {
     pub fn context(&self) -> Context {
         let home = self.home.clone().map_or_else(NoaHome::from_env, NoaHome::new);
         Context { home, quiet: self.quiet }
+    }
+}
+
+/// Where llama.cpp runs, for the commands that load models (bench, serve, speed).
+#[derive(Debug, Clone, clap::Args)]
+pub struct IsolationArgs {
+    /// Run llama.cpp inside this process instead of one supervised worker process per
+    /// model. Saves a process start per model, but a crash in llama.cpp (an illegal
+    /// instruction, a failed assert, the OOM killer) then ends noa itself.
+    #[arg(long, env = "NOA_ENGINE_IN_PROCESS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub in_process: bool,
+    /// Seconds an engine worker may stay silent while requests wait on it before it is
+    /// taken as hung and killed (its requests fail; the next starts a new worker).
+    #[arg(long, env = "NOA_ENGINE_HANG_TIMEOUT", default_value_t = 120, value_name = "SECONDS")]
+    pub hang_timeout: u64,
+}
+
+impl IsolationArgs {
+    /// The worker command (this executable in worker mode), or `None` in process.
+    pub fn worker(&self) -> anyhow::Result<Option<noa_engine::WorkerCommand>> {
+        if self.in_process {
+            return Ok(None);
+        }
+        let mut cmd = noa_engine::WorkerCommand::current_exe(&["engine-worker"])
+            .map_err(|e| anyhow::anyhow!("cannot find the noa executable to start engine workers: {e}"))?;
+        cmd.hang_timeout = std::time::Duration::from_secs(self.hang_timeout.max(1));
+        Ok(Some(cmd))
     }
 }
 

@@ -16,7 +16,7 @@ use noa_engine::{
     Prompt, StreamEvent,
 };
 use noa_registry::RegistryStore;
-use noa_router::backend::BackendError;
+use noa_router::backend::{BackendError, ModelRuntime};
 use noa_router::http::{AppState, HttpOptions};
 use noa_router::{
     ChatBackend, ChatEvent, ChatOutput, ChatRequest, ChatStream, PolicyKind, Router, RouterConfig,
@@ -27,6 +27,8 @@ use super::{Context, Outcome, UserError};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub isolation: super::IsolationArgs,
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, env = "NOA_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -122,6 +124,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         // Agents send whole conversations turn after turn: decode only what is new.
         prefix_cache: true,
         flash_attn: args.flash_attn,
+        worker: args.isolation.worker()?,
         ..EngineConfig::default()
     };
     if let Some(t) = args.threads {
@@ -214,6 +217,10 @@ impl EngineBackend {
 
 fn engine_error(id: &str, e: EngineError) -> BackendError {
     match e {
+        EngineError::Crashed { cause } => BackendError::Crashed { model: id.to_owned(), cause },
+        EngineError::WorkerGone => {
+            BackendError::Crashed { model: id.to_owned(), cause: e.to_string() }
+        }
         EngineError::PromptTooLong { .. } => BackendError::BadRequest(e.to_string()),
         EngineError::BadModel { .. } | EngineError::Load { .. } | EngineError::Unavailable(_) => {
             BackendError::Unavailable { model: id.to_owned(), reason: e.to_string() }
@@ -268,11 +275,28 @@ impl ChatBackend for EngineBackend {
                 completion_tokens: g.gen_tokens,
                 finish_reason: finish(g.finish),
             }),
-            StreamEvent::Failed(m) => ChatEvent::Failed(m),
+            StreamEvent::Failed(EngineError::Crashed { cause }) => ChatEvent::Crashed(cause),
+            StreamEvent::Failed(e) => ChatEvent::Failed(e.to_string()),
         })))
     }
 
     fn loaded(&self) -> Vec<String> {
         self.pool.loaded()
+    }
+
+    fn runtime(&self) -> Vec<ModelRuntime> {
+        self.pool
+            .entries()
+            .into_iter()
+            .map(|e| ModelRuntime {
+                id: e.id,
+                state: e.state,
+                restarts: e.restarts,
+                crashes: e.crashes,
+                last_crash: e.last_crash,
+                memory_bytes: e.memory_bytes,
+                measured: e.measured,
+            })
+            .collect()
     }
 }

@@ -14,6 +14,8 @@ use super::{Context, Outcome, UserError};
 
 #[derive(Debug, clap::Args)]
 pub struct SpeedArgs {
+    #[command(flatten)]
+    pub isolation: super::IsolationArgs,
     /// Installed model ids (default: every installed model).
     pub models: Vec<String>,
     /// Measure this GGUF file instead of (or as well as) installed models.
@@ -90,6 +92,7 @@ pub fn run(args: SpeedArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         threads: args.threads.unwrap_or_else(|| EngineConfig::default().threads),
         n_ctx: 512,
         n_seq_max: 1,
+        worker: args.isolation.worker()?,
         ..EngineConfig::default()
     };
     let build = noa_engine::engine_build();

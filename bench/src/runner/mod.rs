@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use noa_engine::{EngineConfig, Model, TemplateKind};
-use noa_registry::runs::{ItemRecord, RunManifest};
+use noa_registry::runs::{EngineCrash, ItemRecord, RunManifest};
 use noa_registry::{Measurement, NoaHome};
 
 pub use plan::{RunOptions, RunPlan};
@@ -137,7 +137,7 @@ pub fn run(
             progress.model_started(&entry.id, todo as u64);
             manifest.models[slot].status = "running".into();
             run.write_manifest(&manifest)?;
-            let model = match load_model(home, entry, &plan) {
+            let model = match load_model(home, entry, &plan, options.worker.clone()) {
                 Ok((model, load_ms)) => {
                     manifest.models[slot].load_ms.get_or_insert(load_ms);
                     model
@@ -151,85 +151,78 @@ pub fn run(
                     continue;
                 }
             };
-            let mut crashed = None;
-            for (si, suite) in suites.iter().enumerate() {
-                let indices: Vec<usize> = (0..suite.items.len())
-                    .filter(|&i| !done.contains(&key3(&entry.id, suite, &suite.items[i].id)))
-                    .collect();
-                if indices.is_empty() {
-                    continue;
-                }
-                let (share, hard) = match deadline {
-                    Some(d) => {
-                        // This pair's weight over that of every pair still to run.
-                        let todo = |m: &str, s: &LoadedSuite| {
-                            let n = s.items.iter().filter(|i| !done.contains(&key3(m, s, &i.id)));
-                            n.count() as f64 / s.items.len().max(1) as f64
-                        };
-                        let pairs = models.iter().enumerate().flat_map(|(m, e)| {
-                            suites.iter().enumerate().map(move |(s, suite)| (m, e, s, suite))
-                        });
-                        let mut mine = 0.0;
-                        let mut all = 0.0;
-                        for (m, e, s, suite) in pairs.filter(|&(m, _, s, _)| (m, s) >= (mi, si)) {
-                            let w = weights[s] * todo(&e.id, suite);
-                            all += w;
-                            if (m, s) == (mi, si) {
-                                mine = w;
-                            }
-                        }
-                        let part = if all > 0.0 { mine / all } else { 1.0 };
-                        let (soft, hard) = fair_share(Instant::now(), d, part);
-                        (Some(soft), Some(hard))
+            let mut failed = None;
+            let mut crashes = 0usize;
+            'suites: for (si, suite) in suites.iter().enumerate() {
+                // A suite the engine crashed in runs again on a fresh worker (what
+                // was in flight included), up to MAX_RESTARTS times per model.
+                loop {
+                    let indices: Vec<usize> = (0..suite.items.len())
+                        .filter(|&i| !done.contains(&key3(&entry.id, suite, &suite.items[i].id)))
+                        .collect();
+                    if indices.is_empty() {
+                        break;
                     }
-                    None => (None, None),
-                };
-                let has_template = model.template_kind() != TemplateKind::Plain;
-                let settings = plan::model_settings(suite, has_template);
-                let ctx = RecordCtx {
-                    run_id: &run.id,
-                    model_id: &entry.id,
-                    model_sha256: &manifest.models[slot].sha256,
-                    engine_build: &engine_build,
-                    suite,
-                    settings_hash: plan::settings_hash(suite, &settings, &plan),
-                    settings,
-                };
-                let config = ScheduleConfig {
-                    batch: plan.batch as usize,
-                    scorer_threads: plan.scorer_threads,
-                    deadline: share,
-                    hard_deadline: hard,
-                    budget_end: deadline,
-                };
-                let res = run_suite(
-                    &model,
-                    &ctx,
-                    &indices,
-                    &config,
-                    &cache,
-                    &mut writer,
-                    progress,
-                    &mut done,
-                )?;
-                ran += res.ran;
-                cached += res.cached;
-                if (res.not_started > 0 || res.cut > 0) && res.crashed.is_none() {
-                    budget_hit = true;
-                }
-                if let Some(reason) = res.crashed {
-                    crashed = Some(reason);
-                    break;
+                    let share = pair_share(deadline, &models, &suites, &weights, &done, (mi, si));
+                    let has_template = model.template_kind() != TemplateKind::Plain;
+                    let settings = plan::model_settings(suite, has_template);
+                    let ctx = RecordCtx {
+                        run_id: &run.id,
+                        model_id: &entry.id,
+                        model_sha256: &manifest.models[slot].sha256,
+                        engine_build: &engine_build,
+                        suite,
+                        settings_hash: plan::settings_hash(suite, &settings, &plan),
+                        settings,
+                    };
+                    let config = ScheduleConfig {
+                        batch: plan.batch as usize,
+                        scorer_threads: plan.scorer_threads,
+                        deadline: share.map(|s| s.0),
+                        hard_deadline: share.map(|s| s.1),
+                        budget_end: deadline,
+                    };
+                    let res = run_suite(
+                        &model, &ctx, &indices, &config, &cache, &mut writer, progress, &mut done,
+                    )?;
+                    ran += res.ran;
+                    cached += res.cached;
+                    let Some(cause) = res.crashed else {
+                        budget_hit |= res.not_started > 0 || res.cut > 0;
+                        break;
+                    };
+                    crashes += 1;
+                    let crash = EngineCrash {
+                        at: noa_registry::now_rfc3339(),
+                        suite: suite.suite.id().to_owned(),
+                        items: res.lost,
+                        cause,
+                    };
+                    let note = crash_note(&entry.id, &crash, crashes);
+                    progress.message(&note);
+                    manifest.notes.push(note);
+                    manifest.models[slot].crashes.push(crash);
+                    run.write_manifest(&manifest)?;
+                    if crashes > MAX_RESTARTS {
+                        failed = manifest.models[slot].crashes.last().map(|c| c.cause.clone());
+                        break 'suites;
+                    }
                 }
             }
+            let peak = manifest.models[slot]
+                .peak_memory_bytes
+                .max(model.resident_bytes())
+                .max(memory::peak_rss_bytes());
             drop(model);
-            let peak = manifest.models[slot].peak_memory_bytes.max(memory::peak_rss_bytes());
             manifest.models[slot].peak_memory_bytes = peak;
-            match crashed {
+            match failed {
                 Some(reason) => {
-                    progress.message(&format!("model `{}` crashed: {reason}", entry.id));
+                    progress.message(&format!("model `{}` failed: its engine crashed {crashes} times", entry.id));
                     manifest.models[slot].status = "failed".into();
-                    manifest.models[slot].error = Some(format!("crashed mid-run: {reason}"));
+                    manifest.models[slot].error = Some(format!(
+                        "engine crashed {crashes} times; last: {reason} (run `noa doctor`; `noa bench --resume {}` tries it again)",
+                        run.id
+                    ));
                 }
                 None => manifest.models[slot].status = "ok".into(),
             }
@@ -274,6 +267,62 @@ pub fn run(
         resumed,
         wall_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Worker restarts a model gets in one run before it is marked failed.
+const MAX_RESTARTS: usize = 2;
+
+/// "model `m`: engine crashed: SIGILL (Illegal instruction) on item gsm8k/12 ...".
+fn crash_note(model: &str, crash: &EngineCrash, count: usize) -> String {
+    let items = match crash.items.as_slice() {
+        [] => "between items".to_owned(),
+        [one] => format!("on item {}/{one}", crash.suite),
+        [first, rest @ ..] => {
+            format!("on item {}/{first} (and {} more in flight)", crash.suite, rest.len())
+        }
+    };
+    let next = if count > MAX_RESTARTS {
+        "the model is marked failed".to_owned()
+    } else {
+        format!("restarting its worker ({count} of {MAX_RESTARTS})")
+    };
+    format!(
+        "model `{model}`: engine crashed: {} {items}; items in flight are recorded as errors, \
+         not scored; {next}. hint: `noa doctor` checks this build against this CPU",
+        crash.cause
+    )
+}
+
+/// The soft and hard end of pair `(mi, si)`'s share of the time budget ending at
+/// `deadline`: its weight over that of every pair still to run (see [`fair_share`]).
+fn pair_share(
+    deadline: Option<Instant>,
+    models: &[noa_registry::ModelEntry],
+    suites: &[LoadedSuite],
+    weights: &[f64],
+    done: &HashSet<(String, String, String)>,
+    (mi, si): (usize, usize),
+) -> Option<(Instant, Instant)> {
+    let d = deadline?;
+    let todo = |m: &str, s: &LoadedSuite| {
+        let n = s.items.iter().filter(|i| !done.contains(&key3(m, s, &i.id)));
+        n.count() as f64 / s.items.len().max(1) as f64
+    };
+    let pairs = models
+        .iter()
+        .enumerate()
+        .flat_map(|(m, e)| suites.iter().enumerate().map(move |(s, suite)| (m, e, s, suite)));
+    let mut mine = 0.0;
+    let mut all = 0.0;
+    for (m, e, s, suite) in pairs.filter(|&(m, _, s, _)| (m, s) >= (mi, si)) {
+        let w = weights[s] * todo(&e.id, suite);
+        all += w;
+        if (m, s) == (mi, si) {
+            mine = w;
+        }
+    }
+    let part = if all > 0.0 { mine / all } else { 1.0 };
+    Some(fair_share(Instant::now(), d, part))
 }
 
 /// What one suite's items may cost, in generated tokens at most: a time budget is
@@ -327,6 +376,7 @@ fn load_model(
     home: &NoaHome,
     entry: &noa_registry::ModelEntry,
     plan: &RunPlan,
+    worker: Option<noa_engine::WorkerCommand>,
 ) -> Result<(Model, f64), String> {
     let file = entry.file.as_ref().ok_or("no installed file")?;
     let path = entry.file_path(home).ok_or("no installed file")?;
@@ -347,6 +397,7 @@ fn load_model(
         n_seq_max: plan.batch,
         flash_attn: plan.flash_attn,
         prefix_cache: plan.prefix_cache,
+        worker,
         ..EngineConfig::default()
     };
     let t = Instant::now();
@@ -409,6 +460,8 @@ struct SuiteResult {
     not_started: usize,
     cut: usize,
     crashed: Option<String>,
+    /// Items the engine failed under (ids): not recorded, not scored.
+    lost: Vec<String>,
 }
 
 fn run_suite(
@@ -432,16 +485,23 @@ fn run_suite(
         hits.borrow_mut()[i] = hit;
         found
     };
-    let mut result = SuiteResult { ran: 0, cached: 0, not_started: 0, cut: 0, crashed: None };
+    let mut result = SuiteResult {
+        ran: 0,
+        cached: 0,
+        not_started: 0,
+        cut: 0,
+        crashed: None,
+        lost: Vec::new(),
+    };
     let mut write_err = None;
-    let gone = noa_engine::EngineError::WorkerGone.to_string();
     let mut finish = |f: Finished| {
         let record = match f {
+            Finished::Lost { item, .. } => {
+                // The engine died under it: no answer to record; a rerun does it.
+                result.lost.push(items[item].id.clone());
+                return;
+            }
             Finished::Ran { item, score, trace } => {
-                if trace.error.as_deref() == Some(gone.as_str()) {
-                    // The engine died: the item was not answered; a resume reruns it.
-                    return;
-                }
                 result.ran += 1;
                 ctx.record(&items[item].id, score, &trace)
             }

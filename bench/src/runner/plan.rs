@@ -51,6 +51,9 @@ pub struct RunOptions {
     pub suite_dirs: Vec<PathBuf>,
     /// Write measurements into `models.json` (off for throwaway benchmark runs).
     pub write_registry: bool,
+    /// Run each model in a supervised engine worker process started this way (so a
+    /// crash in llama.cpp costs the items in flight, not the run); `None`: in process.
+    pub worker: Option<noa_engine::WorkerCommand>,
 }
 
 impl Default for RunOptions {
@@ -72,6 +75,7 @@ impl Default for RunOptions {
             no_cache: false,
             suite_dirs: Vec::new(),
             write_registry: true,
+            worker: None,
         }
     }
 }
@@ -202,6 +206,12 @@ pub(super) fn prepare(
     let (run, manifest, plan) = match resumed {
         Some((run, mut manifest, plan)) => {
             manifest.finished_at = None;
+            // A model that failed (its engine kept crashing, it would not load) gets
+            // another chance: resuming is how a user retries it.
+            for m in manifest.models.iter_mut().filter(|m| m.status == "failed") {
+                m.status = "pending".into();
+                m.error = None;
+            }
             (run, manifest, plan)
         }
         None => {
@@ -239,6 +249,7 @@ pub(super) fn prepare(
                         error: None,
                         load_ms: None,
                         peak_memory_bytes: None,
+                        crashes: Vec::new(),
                     })
                     .collect(),
                 suites: run_suites,

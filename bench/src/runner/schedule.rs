@@ -50,6 +50,9 @@ pub enum Finished {
     Ran { item: usize, score: Score, trace: Trace },
     /// The caller's cache supplied the result; nothing ran.
     Cached { item: usize },
+    /// The engine failed under the item (its worker crashed or hung): it has no answer
+    /// and must not be scored; a resume runs it again.
+    Lost { item: usize, error: EngineError },
 }
 
 /// How a scheduled suite ended.
@@ -60,7 +63,8 @@ pub struct ScheduleOutcome {
     pub not_started: usize,
     /// Items started but abandoned at the hard deadline (not reported as finished).
     pub cut: usize,
-    /// The engine stopped working (its worker died); the reason.
+    /// The engine stopped working (its worker died); the reason. No item is started
+    /// after it.
     pub crashed: Option<String>,
 }
 
@@ -300,15 +304,20 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// An item the engine could not answer; a dead worker marks the whole model crashed.
+/// An item the engine could not answer. When the engine itself failed (a dead or hung
+/// worker) the item is lost, not failed, and the suite stops starting items.
 fn fail(
     active: Active,
     err: EngineError,
     outcome: &mut ScheduleOutcome,
     on_finish: &mut dyn FnMut(Finished),
 ) {
-    if matches!(err, EngineError::WorkerGone) && outcome.crashed.is_none() {
-        outcome.crashed = Some(err.to_string());
+    if err.is_engine_failure() {
+        outcome.crashed.get_or_insert_with(|| match &err {
+            EngineError::Crashed { cause } => cause.clone(),
+            other => other.to_string(),
+        });
+        return on_finish(Finished::Lost { item: active.item, error: err });
     }
     let mut trace = active.trace;
     trace.error = Some(err.to_string());

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::openai::{ChatCompletionRequest, Content, NoaOptions, Stop};
 use super::{ApiError, ApiJson, AppState};
-use crate::backend::{ChatEvent, ChatMessage, ChatOutput, ChatRequest};
+use crate::backend::{BackendError, ChatEvent, ChatMessage, ChatOutput, ChatRequest};
 use crate::requirements::TaskRequirements;
 
 const DEFAULT_MAX_TOKENS: u32 = 256;
@@ -222,6 +222,17 @@ fn completion_id(target: &Target) -> String {
     }
 }
 
+/// A backend failure as the client sees it; an engine at fault (crashed, would not
+/// load) is cooled down so `auto` requests go elsewhere meanwhile.
+fn backend_failed(s: &AppState, model: &str, e: BackendError) -> ApiError {
+    if e.is_engine_failure() {
+        s.metrics.engine_failure(model);
+        s.router.cool_down(model, s.options.cooldown, e.to_string());
+        tracing::warn!(model, error = %e, "engine failed; cooling the model down");
+    }
+    e.into()
+}
+
 /// Feed the measured latency back and count it (on the blocking pool: it fsyncs).
 fn record_latency(s: &AppState, target: &Target, ms: f64) {
     s.metrics.completion(&target.model);
@@ -250,7 +261,8 @@ async fn complete_response(
                 "internal",
                 e.to_string(),
             )
-        })??;
+        })?
+        .map_err(|e| backend_failed(s, &target.model, e))?;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let (s2, t2) = (
         s.clone(),
@@ -287,15 +299,17 @@ async fn stream_response(
     let backend = s.backend.clone();
     let model = target.model.clone();
     let start = Instant::now();
-    let rx =
-        tokio::task::spawn_blocking(move || backend.stream(&model, req)).await.map_err(|e| {
+    let rx = tokio::task::spawn_blocking(move || backend.stream(&model, req))
+        .await
+        .map_err(|e| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "internal",
                 e.to_string(),
             )
-        })??;
+        })?
+        .map_err(|e| backend_failed(s, &target.model, e))?;
     let (tx, arx) = tokio::sync::mpsc::channel::<ChatEvent>(64);
     let (s2, t2) = (
         s.clone(),
@@ -307,11 +321,16 @@ async fn stream_response(
             if matches!(ev, ChatEvent::Done(_)) {
                 record_latency(&s2, &t2, start.elapsed().as_secs_f64() * 1000.0);
             }
+            if let ChatEvent::Crashed(cause) = &ev {
+                let e = BackendError::Crashed { model: t2.model.clone(), cause: cause.clone() };
+                drop(backend_failed(&s2, &t2.model, e));
+            }
             if tx.blocking_send(ev).is_err() || last {
                 break;
             }
         }
     });
+    let model_name = target.model.clone();
     let meta = Arc::new((completion_id(target), created(), target.model.clone()));
     let chunk = move |delta: serde_json::Value, finish: Option<&str>| {
         json!({
@@ -323,6 +342,7 @@ async fn stream_response(
     let state = (arx, VecDeque::from([first]), false);
     let stream = futures_util::stream::unfold(state, move |(mut rx, mut queue, mut finished)| {
         let chunk = chunk.clone();
+        let model_name = model_name.clone();
         async move {
             if queue.is_empty() && !finished {
                 match rx.recv().await {
@@ -345,16 +365,21 @@ async fn stream_response(
                         finished = true;
                     }
                     failed => {
-                        let msg = match failed {
-                            Some(ChatEvent::Failed(m)) => m,
-                            _ => "generation ended without a result".to_owned(),
+                        let err = match failed {
+                            Some(ChatEvent::Crashed(cause)) => ApiError::from(BackendError::Crashed {
+                                model: model_name,
+                                cause,
+                            }),
+                            other => ApiError::new(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "server_error",
+                                "inference_failed",
+                                match other {
+                                    Some(ChatEvent::Failed(m)) => m,
+                                    _ => "generation ended without a result".to_owned(),
+                                },
+                            ),
                         };
-                        let err = ApiError::new(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "server_error",
-                            "inference_failed",
-                            msg,
-                        );
                         queue.push_back(err.body().to_string());
                         queue.push_back("[DONE]".to_owned());
                         finished = true;

@@ -118,6 +118,9 @@ impl From<BackendError> for ApiError {
                 msg,
             ),
             BackendError::BadRequest(_) => ApiError::invalid("invalid_request", msg),
+            BackendError::Crashed { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "server_error", "engine_crashed", msg)
+            }
             BackendError::Failed(_) => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",

@@ -67,6 +67,8 @@ pub async fn feedback(
 
 pub async fn models(State(s): State<AppState>) -> impl IntoResponse {
     let loaded = s.backend.loaded();
+    let runtime = s.backend.runtime();
+    let cooling = s.router.cooling();
     let stats = s.router.model_stats();
     let mut data = vec![json!({"id": "auto", "object": "model", "created": 0, "owned_by": "noa"})];
     for (row, st) in s.router.table().rows.iter().zip(stats) {
@@ -84,6 +86,10 @@ pub async fn models(State(s): State<AppState>) -> impl IntoResponse {
             "noa": {
                 "installed": row.installed,
                 "loaded": loaded.iter().any(|l| **l == *row.id),
+                "state": model_state(&row.id, &runtime, &cooling),
+                "restarts": runtime.iter().find(|r| *r.id == *row.id).map_or(0, |r| r.restarts),
+                "last_crash": runtime.iter().find(|r| *r.id == *row.id).and_then(|r| r.last_crash.clone()),
+                "memory_bytes": runtime.iter().find(|r| *r.id == *row.id).map(|r| r.memory_bytes),
                 "privacy": row.privacy,
                 "use_cases": use_cases,
                 "feedback": st.feedback,
@@ -93,8 +99,23 @@ pub async fn models(State(s): State<AppState>) -> impl IntoResponse {
     Json(json!({"object": "list", "data": data}))
 }
 
+/// `cooling_down` after an engine failure, else the backend's `loading`, `ready` or
+/// `crashed`, else `unloaded`.
+fn model_state(
+    id: &str,
+    runtime: &[crate::backend::ModelRuntime],
+    cooling: &[(String, (f64, String))],
+) -> &'static str {
+    if cooling.iter().any(|c| c.0 == id) {
+        return "cooling_down";
+    }
+    runtime.iter().find(|r| r.id == id).map_or("unloaded", |r| r.state)
+}
+
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+    let mut text = s.metrics.render();
+    text.push_str(&super::metrics::render_runtime(&s.backend.runtime(), &s.router.cooling()));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 pub async fn healthz(State(s): State<AppState>) -> impl IntoResponse {

@@ -16,6 +16,7 @@ struct PerModel {
     decisions: AtomicU64,
     feedback: AtomicU64,
     completions: AtomicU64,
+    engine_failures: AtomicU64,
     buckets: [AtomicU64; BUCKETS_MS.len()],
     count: AtomicU64,
     /// Microseconds, so the sum stays an integer.
@@ -71,6 +72,11 @@ impl Metrics {
             m.completions.fetch_add(1, Ordering::Relaxed);
         }
     }
+    pub fn engine_failure(&self, model: &str) {
+        if let Some(m) = self.at(model) {
+            m.engine_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     pub fn latency(&self, model: &str, ms: f64) {
         let Some(m) = self.at(model) else { return };
         if let Some(i) = BUCKETS_MS.iter().position(|b| ms <= *b) {
@@ -101,6 +107,12 @@ impl Metrics {
             "noa_chat_completions_total",
             "Chat completions served per model.",
             &|m| get(&m.completions),
+        );
+        counter(
+            &mut out,
+            "noa_engine_failures_total",
+            "Requests whose model's engine crashed, hung or would not load.",
+            &|m| get(&m.engine_failures),
         );
         let _ = writeln!(
             out,
@@ -143,4 +155,38 @@ impl Metrics {
 
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Gauges of each model's engine: its state, restarts and memory, and the models
+/// cooling down after a failure.
+pub fn render_runtime(
+    runtime: &[crate::backend::ModelRuntime],
+    cooling: &[(String, (f64, String))],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP noa_model_state Engine state per model (1 for its current state).\n# TYPE noa_model_state gauge"
+    );
+    for r in runtime {
+        let _ = writeln!(out, "noa_model_state{{model=\"{}\",state=\"{}\"}} 1", escape(&r.id), r.state);
+    }
+    for (id, _) in cooling {
+        let _ = writeln!(out, "noa_model_state{{model=\"{}\",state=\"cooling_down\"}} 1", escape(id));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP noa_engine_restarts_total Engine workers restarted per model.\n# TYPE noa_engine_restarts_total counter"
+    );
+    for r in runtime {
+        let _ = writeln!(out, "noa_engine_restarts_total{{model=\"{}\"}} {}", escape(&r.id), r.restarts);
+    }
+    let _ = writeln!(
+        out,
+        "# HELP noa_model_memory_bytes Resident memory per loaded model (measured for engine workers).\n# TYPE noa_model_memory_bytes gauge"
+    );
+    for r in runtime {
+        let _ = writeln!(out, "noa_model_memory_bytes{{model=\"{}\"}} {}", escape(&r.id), r.memory_bytes);
+    }
+    out
 }

@@ -39,6 +39,8 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// Use case of an `auto` chat completion that names none.
     pub default_use_case: UseCase,
+    /// How long `auto` requests avoid a model whose engine crashed or would not load.
+    pub cooldown: Duration,
 }
 
 impl Default for HttpOptions {
@@ -47,6 +49,7 @@ impl Default for HttpOptions {
             body_limit: 2 << 20,
             request_timeout: Duration::from_secs(300),
             default_use_case: UseCase::General,
+            cooldown: Duration::from_secs(30),
         }
     }
 }
