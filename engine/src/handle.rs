@@ -9,8 +9,8 @@ use std::sync::{Arc, mpsc};
 use crate::generate::Reply;
 use crate::isolated::{WorkerModel, WorkerState};
 use crate::{
-    ChatMessage, EngineConfig, EngineError, GenerateRequest, Generation, LocalModel,
-    Loglikelihood, LoglikelihoodRequest, ModelInfo, SpeedResult, StreamEvent, TemplateKind,
+    ChatMessage, EngineConfig, EngineError, GenerateRequest, Generation, LocalModel, Loglikelihood,
+    LoglikelihoodRequest, ModelInfo, SpeedResult, StreamEvent, TemplateKind,
 };
 
 /// A loaded model. Cheap to clone; clones share the model.

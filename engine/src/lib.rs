@@ -32,9 +32,9 @@ pub mod types;
 mod worker;
 
 pub use error::EngineError;
-pub use json_schema::json_schema_to_gbnf;
 pub use handle::Model;
 pub use isolated::{WorkerState, worker_main};
+pub use json_schema::json_schema_to_gbnf;
 pub use model::LocalModel;
 pub use pool::{ModelPool, PoolBudget};
 pub use template::TemplateKind;

@@ -60,6 +60,8 @@ pub struct PoolEntry {
     pub memory_bytes: u64,
     /// Whether `memory_bytes` was measured.
     pub measured: bool,
+    /// The worker process's id (none in process, or while loading).
+    pub pid: Option<u32>,
 }
 
 /// Thread-safe pool of loaded models keyed by id.
@@ -94,6 +96,7 @@ fn describe(id: &str, e: &Entry) -> PoolEntry {
         last_crash: crashes.last().cloned(),
         memory_bytes: measured.unwrap_or(e.bytes),
         measured: measured.is_some(),
+        pid: e.model.worker_pid(),
     }
 }
 
@@ -203,6 +206,7 @@ impl ModelPool {
                 last_crash: None,
                 memory_bytes: 0,
                 measured: false,
+                pid: None,
             });
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));

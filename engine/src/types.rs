@@ -45,6 +45,8 @@ pub struct WorkerCommand {
     pub args: Vec<String>,
     /// A worker silent this long while requests wait on it is taken as hung and killed.
     pub hang_timeout: std::time::Duration,
+    /// Extra environment for the worker (e.g. `NOA_ENGINE_FAULT` for one model).
+    pub env: Vec<(String, String)>,
 }
 
 impl WorkerCommand {
@@ -58,6 +60,7 @@ impl WorkerCommand {
             program: std::env::current_exe()?,
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             hang_timeout: Self::DEFAULT_HANG_TIMEOUT,
+            env: Vec::new(),
         })
     }
 }

@@ -60,6 +60,8 @@ pub struct ModelRuntime {
     /// Resident memory, measured where `measured`, else estimated.
     pub memory_bytes: u64,
     pub measured: bool,
+    /// The engine worker's process id, where there is one.
+    pub pid: Option<u32>,
 }
 
 /// The events of a streamed completion.

@@ -72,13 +72,33 @@ pub enum Rejection {
     Denied,
     NotInstalled,
     /// Its engine crashed (or failed to load) moments ago; it is left alone a while.
-    CoolingDown { seconds_left: f64, cause: String },
-    UseCase { use_case: UseCase },
-    Privacy { model_tier: PrivacyTier, allowed: PrivacyTier },
-    Memory { needed_bytes: u64, available_bytes: u64 },
-    LatencyUnknown { max_ms: f64 },
-    Latency { predicted_p95_ms: f64, max_ms: f64 },
-    Quality { lower_bound: f64, min_quality: f64, source: QualitySource },
+    CoolingDown {
+        seconds_left: f64,
+        cause: String,
+    },
+    UseCase {
+        use_case: UseCase,
+    },
+    Privacy {
+        model_tier: PrivacyTier,
+        allowed: PrivacyTier,
+    },
+    Memory {
+        needed_bytes: u64,
+        available_bytes: u64,
+    },
+    LatencyUnknown {
+        max_ms: f64,
+    },
+    Latency {
+        predicted_p95_ms: f64,
+        max_ms: f64,
+    },
+    Quality {
+        lower_bound: f64,
+        min_quality: f64,
+        source: QualitySource,
+    },
 }
 
 impl Rejection {
@@ -117,7 +137,10 @@ impl std::fmt::Display for Rejection {
             Rejection::Denied => write!(f, "in the deny list"),
             Rejection::NotInstalled => write!(f, "not installed (no model file)"),
             Rejection::CoolingDown { seconds_left, cause } => {
-                write!(f, "cooling down for {seconds_left:.0} s more after its engine failed: {cause}")
+                write!(
+                    f,
+                    "cooling down for {seconds_left:.0} s more after its engine failed: {cause}"
+                )
             }
             Rejection::UseCase { use_case } => {
                 write!(f, "does not support `{use_case}` (neither declared nor measured)")

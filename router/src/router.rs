@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use noa_registry::Registry;
 use rand::rngs::SmallRng;
@@ -185,9 +185,7 @@ impl Router {
         let now = Instant::now();
         c.retain(|_, (until, _)| *until > now);
         c.iter()
-            .map(|(m, (until, cause))| {
-                (m.clone(), ((*until - now).as_secs_f64(), cause.clone()))
-            })
+            .map(|(m, (until, cause))| (m.clone(), ((*until - now).as_secs_f64(), cause.clone())))
             .collect()
     }
 
@@ -222,7 +220,9 @@ impl Router {
                 Some(Rejection::Denied)
             } else if !row.installed {
                 Some(Rejection::NotInstalled)
-            } else if let Some((left, cause)) = cooling.iter().find(|c| *c.0 == *row.id).map(|c| &c.1) {
+            } else if let Some((left, cause)) =
+                cooling.iter().find(|c| *c.0 == *row.id).map(|c| &c.1)
+            {
                 Some(Rejection::CoolingDown { seconds_left: *left, cause: cause.clone() })
             } else if !row.supports[uc] {
                 Some(Rejection::UseCase { use_case: req.use_case })

@@ -56,15 +56,26 @@ impl Check {
 
 /// CPU features that decide which ggml kernels can run here.
 const CPU_FLAGS: &[&str] = &[
-    "sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16",
-    "amx_tile", "amx_int8", "amx_bf16",
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx_vnni",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
 ];
 
 pub fn run(args: DoctorArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let mut checks = Vec::new();
     let flags = cpu_flags();
     let model_name = cpu_model().unwrap_or_else(|| "unknown CPU".into());
-    let shown: Vec<&str> = CPU_FLAGS.iter().copied().filter(|f| flags.iter().any(|x| x == f)).collect();
+    let shown: Vec<&str> =
+        CPU_FLAGS.iter().copied().filter(|f| flags.iter().any(|x| x == f)).collect();
     checks.push(Check::new("cpu", Status::Ok, format!("{model_name}: {}", shown.join(" "))));
     checks.push(Check::new("engine build", Status::Ok, noa_engine::engine_build()));
     let worker = args.isolation.worker()?;
@@ -154,7 +165,10 @@ fn self_tests(
         let model = match Model::load(&path, &config) {
             Ok(m) => m,
             Err(e) => {
-                checks.push(Check::new(name, Status::Fail, format!("`{id}`: {e}")).fix(crash_fix(&e.to_string())));
+                checks.push(
+                    Check::new(name, Status::Fail, format!("`{id}`: {e}"))
+                        .fix(crash_fix(&e.to_string())),
+                );
                 continue;
             }
         };
@@ -176,7 +190,8 @@ fn self_tests(
                 ),
             )),
             Err(e) => checks.push(
-                Check::new(name, Status::Fail, format!("`{id}`: {e}")).fix(crash_fix(&e.to_string())),
+                Check::new(name, Status::Fail, format!("`{id}`: {e}"))
+                    .fix(crash_fix(&e.to_string())),
             ),
         }
     }
@@ -200,23 +215,42 @@ fn crash_fix(error: &str) -> String {
 fn build_features(info: &str, flags: &[String]) -> Check {
     let on = |f: &str| info.contains(&format!("{f} = 1"));
     let has = |f: &str| flags.iter().any(|x| x == f);
-    let features: Vec<&str> = ["AVX", "AVX2", "F16C", "FMA", "AVX512", "AVX512_VNNI", "AVX512_BF16", "AMX_INT8", "OPENMP"]
-        .into_iter()
-        .filter(|f| on(f))
-        .collect();
+    let features: Vec<&str> = [
+        "AVX",
+        "AVX2",
+        "F16C",
+        "FMA",
+        "AVX512",
+        "AVX512_VNNI",
+        "AVX512_BF16",
+        "AMX_INT8",
+        "OPENMP",
+    ]
+    .into_iter()
+    .filter(|f| on(f))
+    .collect();
     let detail = if features.is_empty() { info.to_owned() } else { features.join(" ") };
-    let missing: Vec<&str> = [("AVX2", "avx2"), ("AVX512", "avx512f"), ("FMA", "fma"), ("F16C", "f16c")]
-        .into_iter()
-        .filter(|(b, c)| on(b) && !has(c))
-        .map(|(b, _)| b)
-        .collect();
+    let missing: Vec<&str> =
+        [("AVX2", "avx2"), ("AVX512", "avx512f"), ("FMA", "fma"), ("F16C", "f16c")]
+            .into_iter()
+            .filter(|(b, c)| on(b) && !has(c))
+            .map(|(b, _)| b)
+            .collect();
     if !missing.is_empty() {
-        return Check::new("llama.cpp build", Status::Fail, format!("{detail}; this CPU lacks {}", missing.join(", ")))
-            .fix("rebuild on this machine: `cargo clean -p llama-cpp-sys-2`, then `make build`");
+        return Check::new(
+            "llama.cpp build",
+            Status::Fail,
+            format!("{detail}; this CPU lacks {}", missing.join(", ")),
+        )
+        .fix("rebuild on this machine: `cargo clean -p llama-cpp-sys-2`, then `make build`");
     }
     if on("AMX_INT8") {
-        return Check::new("llama.cpp build", Status::Fail, format!("{detail}; AMX kernels are compiled in and fault on some Xeons"))
-            .fix("build with the repository's .cargo/config.toml, which turns AMX off");
+        return Check::new(
+            "llama.cpp build",
+            Status::Fail,
+            format!("{detail}; AMX kernels are compiled in and fault on some Xeons"),
+        )
+        .fix("build with the repository's .cargo/config.toml, which turns AMX off");
     }
     Check::new("llama.cpp build", Status::Ok, detail)
 }
@@ -224,9 +258,17 @@ fn build_features(info: &str, flags: &[String]) -> Check {
 fn disk(ctx: &Context) -> Check {
     const GIB: f64 = (1u64 << 30) as f64;
     match noa_registry::disk::available(ctx.home.root()) {
-        Ok(b) if b < 1 << 30 => Check::new("disk", Status::Warn, format!("{:.2} GiB free under {}", b as f64 / GIB, ctx.home.root().display()))
-            .fix("free space or point NOA_HOME elsewhere: models need 0.1 to 10 GiB each"),
-        Ok(b) => Check::new("disk", Status::Ok, format!("{:.1} GiB free under {}", b as f64 / GIB, ctx.home.root().display())),
+        Ok(b) if b < 1 << 30 => Check::new(
+            "disk",
+            Status::Warn,
+            format!("{:.2} GiB free under {}", b as f64 / GIB, ctx.home.root().display()),
+        )
+        .fix("free space or point NOA_HOME elsewhere: models need 0.1 to 10 GiB each"),
+        Ok(b) => Check::new(
+            "disk",
+            Status::Ok,
+            format!("{:.1} GiB free under {}", b as f64 / GIB, ctx.home.root().display()),
+        ),
         Err(e) => Check::new("disk", Status::Warn, e.to_string()),
     }
 }
@@ -234,8 +276,11 @@ fn disk(ctx: &Context) -> Check {
 fn memory() -> Check {
     const GIB: f64 = (1u64 << 30) as f64;
     match noa_engine::pool::available_memory() {
-        Some(b) if b < 1 << 30 => Check::new("memory", Status::Warn, format!("{:.2} GiB available", b as f64 / GIB))
-            .fix("close other programs; the smallest models need about 0.3 GiB, 8B models 6 GiB"),
+        Some(b) if b < 1 << 30 => {
+            Check::new("memory", Status::Warn, format!("{:.2} GiB available", b as f64 / GIB)).fix(
+                "close other programs; the smallest models need about 0.3 GiB, 8B models 6 GiB",
+            )
+        }
         Some(b) => Check::new("memory", Status::Ok, format!("{:.1} GiB available", b as f64 / GIB)),
         None => Check::new("memory", Status::Warn, "cannot read /proc/meminfo"),
     }
@@ -255,11 +300,16 @@ fn evaluation_data(ctx: &Context) -> Vec<Check> {
             _ => present.push(s.id().to_owned()),
         }
     }
-    let mut out = vec![Check::new("evaluation data", Status::Ok, format!("present: {}", present.join(", ")))];
+    let mut out =
+        vec![Check::new("evaluation data", Status::Ok, format!("present: {}", present.join(", ")))];
     if !absent.is_empty() {
         out.push(
-            Check::new("evaluation data", Status::Warn, format!("absent, skipped by bench: {}", absent.join("; ")))
-                .fix("`noa evalsets pull`, and NOA_EVALSETS_DIR for the mirrored sets"),
+            Check::new(
+                "evaluation data",
+                Status::Warn,
+                format!("absent, skipped by bench: {}", absent.join("; ")),
+            )
+            .fix("`noa evalsets pull`, and NOA_EVALSETS_DIR for the mirrored sets"),
         );
     }
     out

@@ -56,8 +56,9 @@ impl IsolationArgs {
         if self.in_process {
             return Ok(None);
         }
-        let mut cmd = noa_engine::WorkerCommand::current_exe(&["engine-worker"])
-            .map_err(|e| anyhow::anyhow!("cannot find the noa executable to start engine workers: {e}"))?;
+        let mut cmd = noa_engine::WorkerCommand::current_exe(&["engine-worker"]).map_err(|e| {
+            anyhow::anyhow!("cannot find the noa executable to start engine workers: {e}")
+        })?;
         cmd.hang_timeout = std::time::Duration::from_secs(self.hang_timeout.max(1));
         Ok(Some(cmd))
     }

@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// llama.cpp flash attention: `auto`, `on` or `off` (off generates faster on CPUs).
     #[arg(long, default_value = "off", env = noa_registry::env_vars::NOA_FLASH_ATTN, value_name = "POLICY")]
     pub flash_attn: noa_engine::FlashAttention,
+    /// Seconds `auto` requests avoid a model after its engine crashed or would not load.
+    #[arg(long, env = "NOA_COOLDOWN", default_value_t = 30, value_name = "SECONDS")]
+    pub cooldown: u64,
     /// Seed of the routing policy's random numbers (default: random).
     #[arg(long, env = "NOA_ROUTER_SEED")]
     pub seed: Option<u64>,
@@ -135,6 +138,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let options = HttpOptions {
         body_limit: args.body_limit,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        cooldown: Duration::from_secs(args.cooldown),
         ..HttpOptions::default()
     };
     let state = AppState::new(router.clone(), backend, options);
@@ -296,6 +300,7 @@ impl ChatBackend for EngineBackend {
                 last_crash: e.last_crash,
                 memory_bytes: e.memory_bytes,
                 measured: e.measured,
+                pid: e.pid,
             })
             .collect()
     }

@@ -2,6 +2,8 @@
 //! real test models and the evaluation data are, and a fresh `NOA_HOME` per test.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -103,4 +105,47 @@ impl Default for TestHome {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A registry entry for a local model file, with its real sha256 and the declared
+/// use cases given (so the router considers it for them).
+pub fn model_entry(
+    id: &str,
+    path: &Path,
+    use_cases: &[noa_registry::UseCase],
+) -> noa_registry::ModelEntry {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).expect("model file");
+    noa_registry::ModelEntry {
+        id: id.into(),
+        family: "test".into(),
+        parameters: None,
+        quantization: None,
+        file: Some(noa_registry::InstalledFile {
+            path: path.display().to_string(),
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            verified_at: noa_registry::now_rfc3339(),
+        }),
+        gguf: None,
+        sources: Vec::new(),
+        declared: noa_registry::Declared {
+            use_cases: use_cases.to_vec(),
+            privacy: noa_registry::PrivacyTier::Local,
+            priority: None,
+            quality: Some(0.3),
+            vision: false,
+        },
+        measured: Vec::new(),
+    }
+}
+
+/// Write `entries` as `home`'s registry.
+pub fn write_registry(home: &TestHome, entries: Vec<noa_registry::ModelEntry>) {
+    let mut reg = noa_registry::Registry::default();
+    for e in entries {
+        reg.upsert(e);
+    }
+    std::fs::write(home.path().join("models.json"), serde_json::to_vec(&reg).expect("json"))
+        .expect("write registry");
 }

@@ -183,7 +183,14 @@ pub fn run(
                         budget_end: deadline,
                     };
                     let res = run_suite(
-                        &model, &ctx, &indices, &config, &cache, &mut writer, progress, &mut done,
+                        &model,
+                        &ctx,
+                        &indices,
+                        &config,
+                        &cache,
+                        &mut writer,
+                        progress,
+                        &mut done,
                     )?;
                     ran += res.ran;
                     cached += res.cached;
@@ -217,7 +224,10 @@ pub fn run(
             manifest.models[slot].peak_memory_bytes = peak;
             match failed {
                 Some(reason) => {
-                    progress.message(&format!("model `{}` failed: its engine crashed {crashes} times", entry.id));
+                    progress.message(&format!(
+                        "model `{}` failed: its engine crashed {crashes} times",
+                        entry.id
+                    ));
                     manifest.models[slot].status = "failed".into();
                     manifest.models[slot].error = Some(format!(
                         "engine crashed {crashes} times; last: {reason} (run `noa doctor`; `noa bench --resume {}` tries it again)",
@@ -485,14 +495,8 @@ fn run_suite(
         hits.borrow_mut()[i] = hit;
         found
     };
-    let mut result = SuiteResult {
-        ran: 0,
-        cached: 0,
-        not_started: 0,
-        cut: 0,
-        crashed: None,
-        lost: Vec::new(),
-    };
+    let mut result =
+        SuiteResult { ran: 0, cached: 0, not_started: 0, cut: 0, crashed: None, lost: Vec::new() };
     let mut write_err = None;
     let mut finish = |f: Finished| {
         let record = match f {

@@ -43,11 +43,9 @@ pub fn parse(spec: &str) -> Result<Vec<FaultRule>, String> {
         };
         let (name, at) = match rest.split_once('@') {
             Some((n, k)) => {
-                let k: u64 = k
-                    .parse()
-                    .ok()
-                    .filter(|&k| k > 0)
-                    .ok_or_else(|| format!("`{part}`: the request number after @ must be 1 or more"))?;
+                let k: u64 = k.parse().ok().filter(|&k| k > 0).ok_or_else(|| {
+                    format!("`{part}`: the request number after @ must be 1 or more")
+                })?;
                 (n, Some(k))
             }
             None => (rest, None),

@@ -222,7 +222,11 @@ fn describe(status: ExitStatus) -> String {
                 libc::SIGTERM => ("SIGTERM", "Terminated"),
                 _ => ("signal", "killed by a signal"),
             };
-            if name == "signal" { format!("signal {sig} ({what})") } else { format!("{name} ({what})") }
+            if name == "signal" {
+                format!("signal {sig} ({what})")
+            } else {
+                format!("{name} ({what})")
+            }
         }
         (None, Some(code)) => format!("exited with status {code}"),
         (None, None) => "exited".to_owned(),
@@ -242,6 +246,7 @@ fn spawn(
     let load_err = |reason: String| EngineError::Load { path: shown.clone(), reason };
     let mut child = Command::new(&command.program)
         .args(&command.args)
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -300,7 +305,9 @@ fn spawn(
                     }
                 }
                 Ok(msg) => reader.deliver(msg),
-                Err(_) => tracing::warn!(pid, "engine worker wrote a line that is not a message: {line}"),
+                Err(_) => {
+                    tracing::warn!(pid, "engine worker wrote a line that is not a message: {line}")
+                }
             }
         }
         let status = {
@@ -328,7 +335,10 @@ fn spawn(
         }
         Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {
             proc.kill(format!("hung: not loaded after {} s", LOAD_TIMEOUT.as_secs()));
-            Err(load_err(format!("the engine worker did not load it in {} s", LOAD_TIMEOUT.as_secs())))
+            Err(load_err(format!(
+                "the engine worker did not load it in {} s",
+                LOAD_TIMEOUT.as_secs()
+            )))
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             // Died while loading: the reader has buried it with the cause.
@@ -366,7 +376,8 @@ fn watchdog(proc: &Process, hang: Duration) {
         }
         let now = Instant::now();
         let silent = sh.heard.map_or(Duration::ZERO, |h| now.saturating_duration_since(h));
-        let overdue = sh.pending.values().filter_map(Waiter::deadline).any(|d| now > d + DEADLINE_GRACE);
+        let overdue =
+            sh.pending.values().filter_map(Waiter::deadline).any(|d| now > d + DEADLINE_GRACE);
         drop(sh);
         if silent > hang {
             proc.kill(format!("hung: no answer for {} s (killed)", silent.as_secs()));
@@ -427,9 +438,10 @@ impl std::fmt::Debug for WorkerModel {
 impl WorkerModel {
     /// Start a worker with `config.worker`'s command and load `path` in it.
     pub fn start(path: &Path, config: &EngineConfig) -> Result<Self, EngineError> {
-        let command = config.worker.clone().ok_or_else(|| {
-            EngineError::Unavailable("no worker command configured".into())
-        })?;
+        let command = config
+            .worker
+            .clone()
+            .ok_or_else(|| EngineError::Unavailable("no worker command configured".into()))?;
         let crashes = Arc::new(Mutex::new(Vec::new()));
         let t0 = Instant::now();
         let (proc, mut info, template, bos, system_info) =
@@ -538,9 +550,19 @@ impl WorkerModel {
         rx.recv().unwrap_or_else(|_| vec![Err(EngineError::WorkerGone); n])
     }
 
-    pub fn speed(&self, n_prompt: u32, n_gen: u32, repetitions: u32) -> Result<SpeedResult, EngineError> {
+    pub fn speed(
+        &self,
+        n_prompt: u32,
+        n_gen: u32,
+        repetitions: u32,
+    ) -> Result<SpeedResult, EngineError> {
         let (tx, rx) = mpsc::channel();
-        self.call(Waiter::Speed(tx), true, move |id| Request::Speed { id, n_prompt, n_gen, repetitions });
+        self.call(Waiter::Speed(tx), true, move |id| Request::Speed {
+            id,
+            n_prompt,
+            n_gen,
+            repetitions,
+        });
         rx.recv().map_err(|_| EngineError::WorkerGone)?
     }
 

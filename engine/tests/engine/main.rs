@@ -6,4 +6,5 @@ mod common;
 mod chat;
 mod files;
 mod generate;
+mod isolated;
 mod loglik;

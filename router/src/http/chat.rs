@@ -366,10 +366,9 @@ async fn stream_response(
                     }
                     failed => {
                         let err = match failed {
-                            Some(ChatEvent::Crashed(cause)) => ApiError::from(BackendError::Crashed {
-                                model: model_name,
-                                cause,
-                            }),
+                            Some(ChatEvent::Crashed(cause)) => {
+                                ApiError::from(BackendError::Crashed { model: model_name, cause })
+                            }
                             other => ApiError::new(
                                 StatusCode::INTERNAL_SERVER_ERROR,
                                 "server_error",

@@ -90,6 +90,7 @@ pub async fn models(State(s): State<AppState>) -> impl IntoResponse {
                 "restarts": runtime.iter().find(|r| *r.id == *row.id).map_or(0, |r| r.restarts),
                 "last_crash": runtime.iter().find(|r| *r.id == *row.id).and_then(|r| r.last_crash.clone()),
                 "memory_bytes": runtime.iter().find(|r| *r.id == *row.id).map(|r| r.memory_bytes),
+                "worker_pid": runtime.iter().find(|r| *r.id == *row.id).and_then(|r| r.pid),
                 "privacy": row.privacy,
                 "use_cases": use_cases,
                 "feedback": st.feedback,

@@ -169,24 +169,36 @@ pub fn render_runtime(
         "# HELP noa_model_state Engine state per model (1 for its current state).\n# TYPE noa_model_state gauge"
     );
     for r in runtime {
-        let _ = writeln!(out, "noa_model_state{{model=\"{}\",state=\"{}\"}} 1", escape(&r.id), r.state);
+        let _ =
+            writeln!(out, "noa_model_state{{model=\"{}\",state=\"{}\"}} 1", escape(&r.id), r.state);
     }
     for (id, _) in cooling {
-        let _ = writeln!(out, "noa_model_state{{model=\"{}\",state=\"cooling_down\"}} 1", escape(id));
+        let _ =
+            writeln!(out, "noa_model_state{{model=\"{}\",state=\"cooling_down\"}} 1", escape(id));
     }
     let _ = writeln!(
         out,
         "# HELP noa_engine_restarts_total Engine workers restarted per model.\n# TYPE noa_engine_restarts_total counter"
     );
     for r in runtime {
-        let _ = writeln!(out, "noa_engine_restarts_total{{model=\"{}\"}} {}", escape(&r.id), r.restarts);
+        let _ = writeln!(
+            out,
+            "noa_engine_restarts_total{{model=\"{}\"}} {}",
+            escape(&r.id),
+            r.restarts
+        );
     }
     let _ = writeln!(
         out,
         "# HELP noa_model_memory_bytes Resident memory per loaded model (measured for engine workers).\n# TYPE noa_model_memory_bytes gauge"
     );
     for r in runtime {
-        let _ = writeln!(out, "noa_model_memory_bytes{{model=\"{}\"}} {}", escape(&r.id), r.memory_bytes);
+        let _ = writeln!(
+            out,
+            "noa_model_memory_bytes{{model=\"{}\"}} {}",
+            escape(&r.id),
+            r.memory_bytes
+        );
     }
     out
 }

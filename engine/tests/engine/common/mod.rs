@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use noa_engine::{EngineConfig, Model};
+use noa_engine::{EngineConfig, LocalModel};
 
 pub const SMOLLM: &str = "smollm2-135m-instruct.gguf";
 pub const GEMMA: &str = "gemma-3-270m.gguf";
@@ -30,12 +30,12 @@ pub fn config() -> EngineConfig {
     EngineConfig { n_ctx: 512, n_seq_max: 4, n_batch: 512, ..EngineConfig::default() }
 }
 
-pub fn smollm() -> &'static Model {
-    static M: OnceLock<Model> = OnceLock::new();
-    M.get_or_init(|| Model::load(&model_path(SMOLLM), &config()).expect("load smollm2"))
+pub fn smollm() -> &'static LocalModel {
+    static M: OnceLock<LocalModel> = OnceLock::new();
+    M.get_or_init(|| LocalModel::load(&model_path(SMOLLM), &config()).expect("load smollm2"))
 }
 
-pub fn gemma() -> &'static Model {
-    static M: OnceLock<Model> = OnceLock::new();
-    M.get_or_init(|| Model::load(&model_path(GEMMA), &config()).expect("load gemma"))
+pub fn gemma() -> &'static LocalModel {
+    static M: OnceLock<LocalModel> = OnceLock::new();
+    M.get_or_init(|| LocalModel::load(&model_path(GEMMA), &config()).expect("load gemma"))
 }
