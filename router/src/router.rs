@@ -89,8 +89,36 @@ pub struct Router {
     pub(crate) store: Option<Store>,
     id_epoch: u64,
     next_id: AtomicU64,
+    /// What the serving side reports about the models' engines.
+    live: Mutex<Live>,
+}
+
+/// The engines as they are now (from the backend), apart from what was learned.
+impl Live {
+    /// Models cooling down now (expired ones dropped): (id, (seconds left, cause)).
+    fn cooling(&mut self) -> Vec<(String, (f64, String))> {
+        let c = &mut self.cooldowns;
+        if c.is_empty() {
+            return Vec::new();
+        }
+        let now = Instant::now();
+        c.retain(|_, (until, _)| *until > now);
+        c.iter()
+            .map(|(m, (until, cause))| (m.clone(), ((*until - now).as_secs_f64(), cause.clone())))
+            .collect()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Live {
     /// Models whose engine failed recently: until when they are skipped, and why.
-    cooldowns: Mutex<HashMap<String, (Instant, String)>>,
+    cooldowns: HashMap<String, (Instant, String)>,
+    /// Models loaded now: their measured resident bytes (already in memory, so the
+    /// memory constraint does not count them again).
+    loaded: HashMap<String, u64>,
+    /// The last measured resident bytes of each model ever loaded: a better guess
+    /// than the file-size estimate for loading it again.
+    measured: HashMap<String, u64>,
 }
 
 impl Router {
@@ -127,7 +155,7 @@ impl Router {
             store: None,
             id_epoch,
             next_id: AtomicU64::new(1),
-            cooldowns: Mutex::new(HashMap::new()),
+            live: Mutex::new(Live::default()),
         }
     }
 
@@ -172,21 +200,28 @@ impl Router {
     /// Skip `model` for `period`: its engine just crashed or failed to load (`cause`).
     /// Requests that name it still reach it; `auto` ones go to the other candidates.
     pub fn cool_down(&self, model: &str, period: Duration, cause: String) {
-        let mut c = self.cooldowns.lock().unwrap_or_else(|p| p.into_inner());
-        c.insert(model.to_owned(), (Instant::now() + period, cause));
+        let mut live = self.live();
+        live.cooldowns.insert(model.to_owned(), (Instant::now() + period, cause));
+    }
+
+    /// The models loaded now and their measured resident bytes (from the backend's
+    /// engine workers). A loaded model passes the memory constraint (it is already in
+    /// memory); one loaded before is judged by what it measured then.
+    pub fn observe_loaded(&self, loaded: &[(String, u64)]) {
+        let mut live = self.live();
+        live.loaded = loaded.iter().cloned().collect();
+        for (id, bytes) in loaded {
+            live.measured.insert(id.clone(), *bytes);
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Models cooling down now: (id, (seconds left, cause)).
     pub fn cooling(&self) -> Vec<(String, (f64, String))> {
-        let mut c = self.cooldowns.lock().unwrap_or_else(|p| p.into_inner());
-        if c.is_empty() {
-            return Vec::new();
-        }
-        let now = Instant::now();
-        c.retain(|_, (until, _)| *until > now);
-        c.iter()
-            .map(|(m, (until, cause))| (m.clone(), ((*until - now).as_secs_f64(), cause.clone())))
-            .collect()
+        self.live().cooling()
     }
 
     /// Apply the hard constraints, then the policy.
@@ -198,7 +233,10 @@ impl Router {
         let mut rejected: Vec<RejectedModel> = Vec::new();
         let mut candidates: Vec<RankedCandidate> = Vec::with_capacity(rows.len());
         let mut idx: Vec<usize> = Vec::with_capacity(rows.len());
-        let cooling = self.cooling();
+        // Lock order: `live`, then `state`.
+        let mut live = self.live();
+        let cooling = live.cooling();
+        let (loaded, measured) = (&live.loaded, &live.measured);
         let mut st = self.lock();
         for (m, row) in rows.iter().enumerate() {
             let params = row.latency[uc].as_ref();
@@ -228,8 +266,14 @@ impl Router {
                 Some(Rejection::UseCase { use_case: req.use_case })
             } else if let Some(allowed) = req.privacy.filter(|a| row.privacy > *a) {
                 Some(Rejection::Privacy { model_tier: row.privacy, allowed })
-            } else if let Some(avail) = self.config.memory_bytes.filter(|a| row.memory_bytes > *a) {
-                Some(Rejection::Memory { needed_bytes: row.memory_bytes, available_bytes: avail })
+            } else if let Some((needed, avail)) = self
+                .config
+                .memory_bytes
+                .filter(|_| !loaded.contains_key(&*row.id))
+                .map(|a| (measured.get(&*row.id).copied().unwrap_or(row.memory_bytes), a))
+                .filter(|(needed, a)| needed > a)
+            {
+                Some(Rejection::Memory { needed_bytes: needed, available_bytes: avail })
             } else if let Some(max_ms) = req.max_latency_ms {
                 match predicted {
                     None => Some(Rejection::LatencyUnknown { max_ms }),

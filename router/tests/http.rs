@@ -407,3 +407,45 @@ async fn slow_requests_time_out_with_504() {
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{v}");
     assert_error(&v, "timeout");
 }
+
+#[tokio::test]
+async fn an_auto_request_whose_model_cannot_start_falls_back_and_that_model_cools_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = state(dir.path(), HttpOptions::default());
+    let body = json!({
+        "model": "auto",
+        "messages": [{"role": "user", "content": "x"}],
+        "noa": {"allow": ["model-01", "model-02"]},
+    })
+    .to_string();
+    let mut fell_back = 0;
+    for _ in 0..20 {
+        let (status, headers, bytes) =
+            call(&s, "POST", "/v1/chat/completions", Some(&body), &[]).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+        assert_eq!(headers["x-noa-model"], "model-01");
+        if let Some(h) = headers.get("x-noa-fallbacks") {
+            fell_back += 1;
+            let h = h.to_str().unwrap();
+            assert!(h.starts_with("model-02: ") && h.contains("fake load failure"), "{h}");
+        }
+    }
+    // Once: then model-02 is cooling down and no longer chosen.
+    assert_eq!(fell_back, 1);
+    let (_, v) = json_call(&s, "POST", "/v1/route", Some(r#"{"use_case":"general"}"#)).await;
+    let rejected = v["rejected"].as_array().unwrap();
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r["model"] == "model-02" && r["reason"]["constraint"] == "cooling_down"),
+        "{v}"
+    );
+    // With nothing left to fall back to, the client gets the model's own error.
+    let only = json!({
+        "model": "auto",
+        "messages": [{"role": "user", "content": "x"}],
+        "noa": {"allow": ["model-02"]},
+    });
+    let (status, v) = json_call(&s, "POST", "/v1/chat/completions", Some(&only.to_string())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}

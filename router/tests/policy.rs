@@ -274,3 +274,44 @@ fn baselines_report_exact_probabilities() {
     req.policy = Some(PolicyKind::Random);
     assert_eq!(greedy.select(&req).expect("decision").policy, PolicyKind::Random);
 }
+
+#[test]
+fn memory_counts_what_engines_measure_and_a_crashed_model_cools_down() {
+    let code_uc = [UseCase::CodeGeneration];
+    let mut reg = Registry::default();
+    // Estimates from the files: `big` looks too large for 8 GiB, `small` fits.
+    reg.upsert(model("big", 10 << 30, &code_uc));
+    reg.upsert(model("small", 1 << 30, &code_uc));
+    let config = RouterConfig { memory_bytes: Some(8 << 30), ..cfg(PolicyKind::Thompson, 1) };
+    let router = Router::in_memory(&reg, config);
+    let rejected = |router: &Router| {
+        let d = router.select(&code()).expect("a candidate");
+        d.rejected.into_iter().map(|r| (r.model.to_string(), r.reason)).collect::<Vec<_>>()
+    };
+    assert!(matches!(&rejected(&router)[..], [(m, Rejection::Memory { .. })] if m == "big"));
+    // Loaded now (by an engine worker that measures 3 GiB): already in memory, so it
+    // passes; once unloaded, what it measured is what loading it again needs.
+    router.observe_loaded(&[("big".into(), 3 << 30), ("small".into(), 9 << 30)]);
+    assert!(rejected(&router).is_empty(), "{:?}", rejected(&router));
+    router.observe_loaded(&[]);
+    match &rejected(&router)[..] {
+        [(m, Rejection::Memory { needed_bytes, .. })] => {
+            assert_eq!((m.as_str(), *needed_bytes), ("small", 9 << 30));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A model whose engine crashed is skipped, with the cause, until its cooldown ends.
+    router.observe_loaded(&[("small".into(), 9 << 30)]);
+    router.cool_down("big", std::time::Duration::from_millis(200), "SIGILL".into());
+    let d = router.select(&code()).unwrap();
+    assert_eq!(&*d.model, "small");
+    assert!(
+        matches!(&d.rejected[0].reason, Rejection::CoolingDown { cause, .. } if cause == "SIGILL"),
+        "{:?}",
+        d.rejected
+    );
+    assert_eq!(router.cooling().len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    assert!(router.cooling().is_empty());
+    assert!(rejected(&router).is_empty());
+}

@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// Seconds `auto` requests avoid a model after its engine crashed or would not load.
     #[arg(long, env = "NOA_COOLDOWN", default_value_t = 30, value_name = "SECONDS")]
     pub cooldown: u64,
+    /// Other candidates an `auto` request may try when its chosen model cannot start.
+    #[arg(long, env = "NOA_MAX_FALLBACKS", default_value_t = 2)]
+    pub max_fallbacks: usize,
     /// Seed of the routing policy's random numbers (default: random).
     #[arg(long, env = "NOA_ROUTER_SEED")]
     pub seed: Option<u64>,
@@ -139,8 +142,10 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         body_limit: args.body_limit,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         cooldown: Duration::from_secs(args.cooldown),
+        max_fallbacks: args.max_fallbacks,
         ..HttpOptions::default()
     };
+    let engines = backend.clone();
     let state = AppState::new(router.clone(), backend, options);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -160,8 +165,10 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             router.clone(),
             Duration::from_secs(args.snapshot_interval.max(1)),
         ));
+        let memory = tokio::spawn(memory_loop(router.clone(), engines));
         let result = noa_router::http::serve(listener, state, shutdown_signal()).await;
         snapshots.abort();
+        memory.abort();
         result.context("serving HTTP")?;
         eprintln!("noa serve: stopped; state saved to {}", ctx.home.router_dir().display());
         Ok(Outcome::Success)
@@ -181,6 +188,25 @@ async fn snapshot_loop(router: Arc<Router>, every: Duration) {
             Err(e) => tracing::warn!(error = %e, "snapshot task failed"),
             Ok(Ok(())) => {}
         }
+    }
+}
+
+/// Tell the router, every two seconds, which models are loaded and what their engine
+/// workers measurably hold, for its memory constraint.
+async fn memory_loop(router: Arc<Router>, engines: Arc<EngineBackend>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let e = engines.clone();
+        let Ok(entries) = tokio::task::spawn_blocking(move || e.pool.entries()).await else {
+            continue;
+        };
+        let loaded: Vec<(String, u64)> = entries
+            .into_iter()
+            .filter(|e| e.state == "ready" && e.measured)
+            .map(|e| (e.id, e.memory_bytes))
+            .collect();
+        router.observe_loaded(&loaded);
     }
 }
 

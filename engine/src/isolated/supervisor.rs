@@ -343,7 +343,7 @@ fn spawn(
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             // Died while loading: the reader has buried it with the cause.
             let cause = lock(&proc.shared).dead.clone().unwrap_or_else(|| "it exited".into());
-            Err(EngineError::Crashed { cause: format!("{cause} (while loading `{shown}`)") })
+            Err(load_err(format!("the engine worker died while loading it: {cause}")))
         }
     }
 }

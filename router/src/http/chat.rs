@@ -27,6 +27,8 @@ const DEFAULT_MAX_TOKENS: u32 = 256;
 struct Target {
     model: String,
     decision_id: Option<String>,
+    /// What an `auto` request asked the router for (to choose again on a fallback).
+    requirements: Option<TaskRequirements>,
 }
 
 pub async fn completions(
@@ -55,15 +57,36 @@ pub async fn completions(
             Some(Stop::Many(v)) => v,
         },
     };
-    let target = target(&s, &headers, &body.model, body.noa, &request)?;
+    let mut target = target(&s, &headers, &body.model, body.noa, &request)?;
     let stream = body.stream.unwrap_or(false);
     let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
-    let mut resp = if stream {
-        stream_response(&s, &target, request, include_usage).await?
-    } else {
-        complete_response(&s, &target, request).await?
+    // An `auto` request whose chosen model cannot be started (it would not load, its
+    // worker would not come up) goes to the next candidate, at most `max_fallbacks`
+    // times; each hop is named in `x-noa-fallbacks`.
+    let mut hops: Vec<String> = Vec::new();
+    let mut resp = loop {
+        let attempt = if stream {
+            stream_response(&s, &target, request.clone(), include_usage).await
+        } else {
+            complete_response(&s, &target, request.clone()).await
+        };
+        match attempt {
+            Ok(r) => break r,
+            Err(e) if e.model_unavailable && hops.len() < s.options.max_fallbacks => {
+                let Some(mut tr) = target.requirements.take() else { return Err(e) };
+                hops.push(format!("{}: {}", target.model, e.message));
+                tr.deny.push(target.model.clone());
+                target = choose(&s, tr).map_err(|_| e)?;
+            }
+            Err(e) => return Err(e),
+        }
     };
     let h = resp.headers_mut();
+    if !hops.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&hops.join("; ").replace(['\r', '\n'], " "))
+    {
+        h.insert("x-noa-fallbacks", v);
+    }
     if let Ok(v) = HeaderValue::from_str(&target.model) {
         h.insert("x-noa-model", v);
     }
@@ -125,7 +148,7 @@ fn target(
             )
             .param("model"));
         }
-        return Ok(Target { model: model.to_owned(), decision_id: None });
+        return Ok(Target { model: model.to_owned(), decision_id: None, requirements: None });
     }
     let mut opts = noa.unwrap_or_default();
     apply_headers(headers, &mut opts)?;
@@ -141,10 +164,19 @@ fn target(
     let chars: usize = req.messages.iter().map(|m| m.content.len() + m.role.len() + 4).sum();
     tr.prompt_tokens = Some((chars / 4).max(1) as u32);
     tr.output_tokens = Some(req.max_tokens);
+    choose(s, tr)
+}
+
+/// Ask the router.
+fn choose(s: &AppState, tr: TaskRequirements) -> Result<Target, ApiError> {
     match s.router.select(&tr) {
         Ok(d) => {
             s.metrics.decision(&d.model, d.policy);
-            Ok(Target { model: d.model.to_string(), decision_id: Some(d.decision_id) })
+            Ok(Target {
+                model: d.model.to_string(),
+                decision_id: Some(d.decision_id),
+                requirements: Some(tr),
+            })
         }
         Err(e) => {
             s.metrics.route_error();
@@ -266,7 +298,11 @@ async fn complete_response(
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let (s2, t2) = (
         s.clone(),
-        Target { model: target.model.clone(), decision_id: target.decision_id.clone() },
+        Target {
+            model: target.model.clone(),
+            decision_id: target.decision_id.clone(),
+            requirements: None,
+        },
     );
     let _ = tokio::task::spawn_blocking(move || record_latency(&s2, &t2, ms)).await;
     let body = json!({
@@ -313,7 +349,11 @@ async fn stream_response(
     let (tx, arx) = tokio::sync::mpsc::channel::<ChatEvent>(64);
     let (s2, t2) = (
         s.clone(),
-        Target { model: target.model.clone(), decision_id: target.decision_id.clone() },
+        Target {
+            model: target.model.clone(),
+            decision_id: target.decision_id.clone(),
+            requirements: None,
+        },
     );
     tokio::task::spawn_blocking(move || {
         for ev in rx {

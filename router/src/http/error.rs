@@ -19,6 +19,9 @@ pub struct ApiError {
     pub kind: &'static str,
     pub param: Option<String>,
     pub code: Option<&'static str>,
+    /// The chosen model could not be started (no output yet): an `auto` request may
+    /// fall back to the next candidate.
+    pub model_unavailable: bool,
 }
 
 impl ApiError {
@@ -28,7 +31,14 @@ impl ApiError {
         code: &'static str,
         message: impl Into<String>,
     ) -> Self {
-        Self { status, message: message.into(), kind, param: None, code: Some(code) }
+        Self {
+            status,
+            message: message.into(),
+            kind,
+            param: None,
+            code: Some(code),
+            model_unavailable: false,
+        }
     }
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", code, message)
@@ -111,12 +121,15 @@ impl From<BackendError> for ApiError {
     fn from(e: BackendError) -> Self {
         let msg = e.to_string();
         match e {
-            BackendError::Unavailable { .. } => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_error",
-                "model_unavailable",
-                msg,
-            ),
+            BackendError::Unavailable { .. } => ApiError {
+                model_unavailable: true,
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_error",
+                    "model_unavailable",
+                    msg,
+                )
+            },
             BackendError::BadRequest(_) => ApiError::invalid("invalid_request", msg),
             BackendError::Crashed { .. } => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "server_error", "engine_crashed", msg)

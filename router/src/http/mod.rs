@@ -41,6 +41,8 @@ pub struct HttpOptions {
     pub default_use_case: UseCase,
     /// How long `auto` requests avoid a model whose engine crashed or would not load.
     pub cooldown: Duration,
+    /// Other candidates an `auto` request may try when its chosen model cannot start.
+    pub max_fallbacks: usize,
 }
 
 impl Default for HttpOptions {
@@ -50,6 +52,7 @@ impl Default for HttpOptions {
             request_timeout: Duration::from_secs(300),
             default_use_case: UseCase::General,
             cooldown: Duration::from_secs(30),
+            max_fallbacks: 2,
         }
     }
 }
