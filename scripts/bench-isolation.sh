@@ -33,7 +33,7 @@ if [ -z "${NOA_EVALSETS_DIR:-}" ] && [ -d ../shared/data ]; then
 fi
 cargo build --release -q --bin noa
 noa=$CARGO_TARGET_DIR/release/noa
-models=(smollm2-135m-instruct gemma-3-270m)
+models=(iso-smollm2-135m iso-gemma-3-270m)  # not catalog ids: registered in place
 files=(smollm2-135m-instruct.gguf gemma-3-270m.gguf)
 for f in "${files[@]}"; do
   [ -f "$models_dir/$f" ] || { echo "error: \`$models_dir/$f\` is missing; run scripts/test-models.sh" >&2; exit 1; }
