@@ -146,6 +146,50 @@ pub struct ReplayReport {
     /// Requests per seed.
     pub requests: u64,
     pub policies: Vec<PolicyReplay>,
+    /// Where the policies' priors came from: `cross-fit` (each fold's priors from the
+    /// other folds' items), `in-sample`, `registry` or `declared`. Empty in files
+    /// written before the choice existed (they used `registry`).
+    #[serde(default)]
+    pub priors: String,
+    /// Folds of a cross-fitted replay; 0 for the other priors.
+    #[serde(default)]
+    pub folds: u32,
+    /// The drift scenario, when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftReplay>,
+}
+
+/// A replay in which one model's outcomes change halfway through each run: how much
+/// each policy lost after the change, and how soon it stopped trusting that model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DriftReplay {
+    /// Per use case, the model whose scores become 0 at the change.
+    pub models: Vec<(UseCase, String)>,
+    /// What changed and when, in words (the models follow).
+    pub change: String,
+    /// Requests of the affected use cases in the sliding window recovery is read from.
+    pub window: u32,
+    /// A policy has recovered once the drifted model's share of the window is below this.
+    pub threshold: f64,
+    pub policies: Vec<PolicyDrift>,
+}
+
+/// One policy under drift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PolicyDrift {
+    pub policy: String,
+    /// Cumulative regret against the per-item oracle before the change (sum over
+    /// folds, mean over seeds).
+    pub regret_before_change: f64,
+    /// The same after the change, against the oracle of the changed outcomes.
+    pub regret_after_change: f64,
+    /// Per run (seed × fold): requests of the affected use cases after the change until
+    /// the policy recovered; `None` when it never did within the run.
+    pub recovery: Vec<Option<u64>>,
+    /// The median of `recovery` (the later of the two middle runs for an even count),
+    /// a run that never recovered counting as longer than any; `None` when at least
+    /// half the runs never recovered.
+    pub recovery_median: Option<f64>,
 }
 
 /// One policy's replay results, averaged over seeds.

@@ -3,20 +3,52 @@
 //! (seeded random order, repeated up to a request count); the policy under test picks
 //! a model and sees only that model's outcome (score as reward, end-to-end latency),
 //! exactly as it would live. Cumulative regret is measured against the per-item
-//! oracle and against the best fixed model per use case.
+//! oracle and against the best fixed model per use case (the model with the highest
+//! mean score over all that use case's items, in hindsight).
+//!
+//! **Priors are cross-fitted by default.** The registry's measured scores come from
+//! the very items a replay scores, so a policy that trusts its priors (`greedy`) is
+//! told each use case's answer before it is asked, and wins for that reason alone.
+//! Instead, the items are split into K folds (default 2) by a hash of (suite, item
+//! id) — the same split for every policy, seed and later replay — and each fold is
+//! replayed by a fresh router whose priors are measurements computed from the *other*
+//! folds' items only (per model and use case: mean score, and latency percentiles);
+//! the folds' requests and regrets are summed. A policy is thus only ever scored on
+//! items its priors never saw, as it would be on tomorrow's requests. `in-sample`
+//! (priors from every replayed item), `registry` (the registry's measurements, what
+//! earlier replays used) and `declared` (no measurements) remain for comparison.
+//!
+//! **Drift.** Bench results age: a model file is swapped for a broken one, a
+//! template changes. In the drift scenario, halfway through each run (one seed ×
+//! fold), a model — by default each use case's best fixed model — starts scoring 0.
+//! Reported per policy: the regret before and after the change (against the oracle of
+//! the changed outcomes) and the *recovery*: the number of requests of the affected
+//! use cases after the change until fewer than [`DRIFT_THRESHOLD`] of the last
+//! [`DRIFT_WINDOW`] such requests (a sliding window reaching back before the change)
+//! went to the drifted model — 0 if that already held at the change, "never" if it
+//! did not happen within the run. Only scores drift: the reward is the score alone,
+//! and latency feeds only the `max_latency_ms` constraint, which replayed requests do
+//! not set, so a latency drift could not change any policy's choice.
 
-use std::collections::{BTreeMap, HashMap};
+mod cases;
+mod sim;
+
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use noa_registry::runs::{ITEMS_FILE, ItemRecord, PolicyReplay, ReplayReport};
-use noa_registry::{Declared, InstalledFile, ModelEntry, PrivacyTier, Registry, UseCase};
-use rand::SeedableRng;
-use rand::rngs::SmallRng;
-use rand::seq::SliceRandom;
+use noa_registry::Registry;
+use noa_registry::runs::{DriftReplay, ITEMS_FILE, ItemRecord, ReplayReport};
 
-use crate::config::RouterConfig;
-use crate::requirements::{PolicyKind, TaskRequirements};
-use crate::router::Router;
+pub use cases::fold_of;
+
+use crate::requirements::PolicyKind;
+use cases::Plan;
+use sim::{Acc, DriftAcc, World};
+
+/// Requests of the affected use cases in the window recovery is read from.
+pub const DRIFT_WINDOW: u32 = 20;
+/// Share of the window's requests the drifted model must fall below to count as left.
+pub const DRIFT_THRESHOLD: f64 = 0.2;
 
 /// Why a replay could not run.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +65,10 @@ pub enum ReplayError {
     UnknownRun(String),
     #[error("no recorded items to replay in `{0}` (run `noa bench` first)")]
     NoItems(String),
+    #[error("cross-fitting needs at least 2 folds, not `{0}`")]
+    Folds(u32),
+    #[error("model `{0}` has no outcomes in the replayed runs, so it cannot drift")]
+    UnknownDriftModel(String),
     #[error("routing failed during replay: {0}")]
     Route(String),
 }
@@ -40,20 +76,94 @@ pub enum ReplayError {
 /// Where a replay router's priors come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priors {
-    /// The registry's measured scores, as `noa serve` would use them.
+    /// Per fold, measurements of the other folds' items only (the default).
+    CrossFit,
+    /// Measurements of every replayed item: flatters policies that trust priors.
+    InSample,
+    /// The registry's measured scores, as `noa serve` would use them (in-sample when
+    /// they were measured on the replayed runs).
     Registry,
     /// Declared values only: policies must learn from the replayed feedback.
     Declared,
+}
+
+impl Priors {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priors::CrossFit => "cross-fit",
+            Priors::InSample => "in-sample",
+            Priors::Registry => "registry",
+            Priors::Declared => "declared",
+        }
+    }
+}
+
+impl std::fmt::Display for Priors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Priors {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "cross-fit" | "crossfit" => Ok(Priors::CrossFit),
+            "in-sample" | "insample" => Ok(Priors::InSample),
+            "registry" => Ok(Priors::Registry),
+            "declared" => Ok(Priors::Declared),
+            _ => Err(format!(
+                "unknown priors `{s}` (expected one of: cross-fit, in-sample, registry, declared)"
+            )),
+        }
+    }
+}
+
+/// Which model drifts in the drift scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriftTarget {
+    /// Each use case's best fixed model: the change that hurts a converged policy most.
+    Best,
+    /// This model, in every use case it has outcomes in.
+    Model(String),
+}
+
+impl FromStr for DriftTarget {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "" => Err("a drift target is a model id or `best`".to_owned()),
+            "best" => Ok(DriftTarget::Best),
+            id => Ok(DriftTarget::Model(id.to_owned())),
+        }
+    }
 }
 
 /// Replay settings.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
     pub seeds: Vec<u64>,
-    /// Requests per seed; `None`: three passes over the items.
+    /// Requests per seed, over all folds; `None`: three passes over the items.
     pub requests: Option<u64>,
     pub policies: Vec<PolicyKind>,
     pub priors: Priors,
+    /// Folds of [`Priors::CrossFit`] (at least 2).
+    pub folds: u32,
+    /// Also run the drift scenario, with this model drifting.
+    pub drift: Option<DriftTarget>,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        Self {
+            seeds: (1..=5).collect(),
+            requests: None,
+            policies: PolicyKind::ALL.to_vec(),
+            priors: Priors::CrossFit,
+            folds: 2,
+            drift: None,
+        }
+    }
 }
 
 /// Read the items of the given runs (all runs when empty), oldest run first.
@@ -104,149 +214,50 @@ pub fn load_items(
     Ok((ids, items))
 }
 
-/// One simulated request: the item and each model's recorded outcome.
-struct Case {
-    use_case: UseCase,
-    prompt_tokens: u32,
-    /// model id → (score, e2e ms)
-    outcomes: BTreeMap<String, (f64, f64)>,
-}
-
-fn cases(items: &[ItemRecord]) -> Vec<Case> {
-    let mut by_item: BTreeMap<(String, String), Case> = BTreeMap::new();
-    for it in items {
-        let case = by_item.entry((it.suite.clone(), it.item_id.clone())).or_insert_with(|| Case {
-            use_case: it.use_case,
-            prompt_tokens: it.prompt_tokens,
-            outcomes: BTreeMap::new(),
-        });
-        let score = if it.score.is_finite() { it.score.clamp(0.0, 1.0) } else { 0.0 };
-        // Later runs replace earlier outcomes of the same model.
-        case.outcomes.insert(it.model_id.clone(), (score, it.timings.e2e_ms.max(0.0)));
-    }
-    by_item.into_values().collect()
-}
-
-/// The registry the replay router is built from: every model with outcomes, marked
-/// installed, with measured priors kept or stripped.
-fn replay_registry(registry: &Registry, cases: &[Case], priors: Priors) -> Registry {
-    let mut reg = Registry::default();
-    let mut seen: BTreeMap<&str, Vec<UseCase>> = BTreeMap::new();
-    for c in cases {
-        for m in c.outcomes.keys() {
-            let ucs = seen.entry(m.as_str()).or_default();
-            if !ucs.contains(&c.use_case) {
-                ucs.push(c.use_case);
-            }
-        }
-    }
-    for (id, ucs) in seen {
-        let mut entry = registry.get(id).cloned().unwrap_or_else(|| ModelEntry {
-            id: id.to_owned(),
-            family: String::new(),
-            parameters: None,
-            quantization: None,
-            file: None,
-            gguf: None,
-            sources: Vec::new(),
-            declared: Declared {
-                use_cases: Vec::new(),
-                privacy: PrivacyTier::Local,
-                priority: None,
-                quality: None,
-                vision: false,
-            },
-            measured: Vec::new(),
-        });
-        for u in ucs {
-            if !entry.declared.use_cases.contains(&u) {
-                entry.declared.use_cases.push(u);
-            }
-        }
-        entry.file = Some(InstalledFile {
-            path: String::new(),
-            size: 0,
-            sha256: String::new(),
-            verified_at: String::new(),
-        });
-        if priors == Priors::Declared {
-            entry.measured.clear();
-        }
-        reg.upsert(entry);
-    }
-    reg
-}
-
-/// Replay every policy in `opts` over `items`.
+/// Replay every policy in `opts` over `items`: the stationary replay, then the drift
+/// scenario when `opts.drift` asks for it.
 pub fn replay(
     registry: &Registry,
     runs: Vec<String>,
     items: &[ItemRecord],
     opts: &ReplayOptions,
 ) -> Result<ReplayReport, ReplayError> {
-    let cases = cases(items);
-    let reg = replay_registry(registry, &cases, opts.priors);
-    // Best fixed model per use case: highest mean score over that use case's items.
-    let mut sums: HashMap<(UseCase, &str), (f64, f64)> = HashMap::new();
-    for c in &cases {
-        for (m, (s, _)) in &c.outcomes {
-            let e = sums.entry((c.use_case, m.as_str())).or_default();
-            e.0 += s;
-            e.1 += 1.0;
-        }
+    if opts.priors == Priors::CrossFit && opts.folds < 2 {
+        return Err(ReplayError::Folds(opts.folds));
     }
-    let mut best_fixed: HashMap<UseCase, (&str, f64)> = HashMap::new();
-    for ((u, m), (s, n)) in &sums {
-        let m: &str = m;
-        let mean = s / n;
-        let slot = best_fixed.entry(*u).or_insert((m, mean));
-        if mean > slot.1 || (mean == slot.1 && m < slot.0) {
-            *slot = (m, mean);
-        }
-    }
+    let cases = cases::cases(items);
+    let best = cases::best_fixed(&cases);
+    let drift = match &opts.drift {
+        Some(t) => Some(cases::drift_models(&cases, &best, t)?),
+        None => None,
+    };
+    let plans = cases::plans(registry, &cases, opts.priors, opts.folds);
     let requests = opts.requests.unwrap_or(cases.len() as u64 * 3).max(1);
+    let split = split_requests(&plans, requests);
+    let seeds = opts.seeds.len().max(1) as f64;
     let mut policies = Vec::new();
+    let mut drifts = Vec::new();
     for &policy in &opts.policies {
+        let world = World { cases: &cases, best: &best, drift: None };
         let mut acc = Acc::new(requests as usize);
         for &seed in &opts.seeds {
-            let config = RouterConfig {
-                policy,
-                seed: Some(seed),
-                max_pending: 16,
-                ..RouterConfig::default()
-            };
-            let router = Router::in_memory(&reg, config);
-            let mut order: Vec<usize> = (0..cases.len()).collect();
-            let mut rng = SmallRng::seed_from_u64(seed);
-            let (mut regret, mut regret_fixed) = (0.0, 0.0);
-            for r in 0..requests as usize {
-                if r % cases.len() == 0 {
-                    order.shuffle(&mut rng);
-                }
-                let case = &cases[order[r % cases.len()]];
-                let mut req = TaskRequirements::new(case.use_case);
-                req.prompt_tokens = Some(case.prompt_tokens);
-                req.allow = case.outcomes.keys().cloned().collect();
-                let d = router.select(&req).map_err(|e| ReplayError::Route(e.to_string()))?;
-                let (score, latency) = case.outcomes.get(&*d.model).copied().unwrap_or((0.0, 0.0));
-                router
-                    .feedback(&d.decision_id, score, Some(latency))
-                    .map_err(|e| ReplayError::Route(e.to_string()))?;
-                let oracle = case.outcomes.values().map(|o| o.0).fold(0.0, f64::max);
-                let fixed = best_fixed
-                    .get(&case.use_case)
-                    .map_or(0.0, |(m, mean)| case.outcomes.get(*m).map_or(*mean, |o| o.0));
-                regret += oracle - score;
-                regret_fixed += fixed - score;
-                acc.curve[r] += regret;
-                acc.quality += score;
-                acc.latency += latency;
-                *acc.share.entry(d.model.to_string()).or_default() += 1.0;
+            let mut steps = Vec::with_capacity(requests as usize);
+            for (plan, &n) in plans.iter().zip(&split) {
+                steps.extend(sim::run_segment(&world, plan, policy, seed, n)?);
             }
-            acc.regret += regret;
-            acc.regret_fixed += regret_fixed;
+            acc.add_seed(&steps);
         }
-        policies.push(acc.finish(policy.as_str(), opts.seeds.len().max(1) as f64, requests as f64));
+        policies.push(acc.finish(policy.as_str(), seeds, requests as f64));
+        if let Some(d) = &drift {
+            let world = World { drift: Some(d), ..world };
+            let mut acc = DriftAcc::new(DRIFT_WINDOW, DRIFT_THRESHOLD);
+            for &seed in &opts.seeds {
+                for (plan, &n) in plans.iter().zip(&split) {
+                    acc.add_segment(&sim::run_segment(&world, plan, policy, seed, n)?);
+                }
+            }
+            drifts.push(acc.finish(policy.as_str(), seeds));
+        }
     }
     Ok(ReplayReport {
         created_at: now_rfc3339(),
@@ -254,41 +265,34 @@ pub fn replay(
         seeds: opts.seeds.clone(),
         requests,
         policies,
+        priors: opts.priors.as_str().to_owned(),
+        folds: if opts.priors == Priors::CrossFit { opts.folds } else { 0 },
+        drift: drift.map(|d| DriftReplay {
+            models: d.into_iter().collect(),
+            change: "score 0 from the middle request of each run (one seed, one fold) on"
+                .to_owned(),
+            window: DRIFT_WINDOW,
+            threshold: DRIFT_THRESHOLD,
+            policies: drifts,
+        }),
     })
 }
 
-struct Acc {
-    curve: Vec<f64>,
-    quality: f64,
-    latency: f64,
-    regret: f64,
-    regret_fixed: f64,
-    share: BTreeMap<String, f64>,
-}
-
-impl Acc {
-    fn new(n: usize) -> Self {
-        Acc {
-            curve: vec![0.0; n],
-            quality: 0.0,
-            latency: 0.0,
-            regret: 0.0,
-            regret_fixed: 0.0,
-            share: BTreeMap::new(),
-        }
-    }
-    fn finish(self, policy: &str, seeds: f64, requests: f64) -> PolicyReplay {
-        let total = seeds * requests;
-        PolicyReplay {
-            policy: policy.to_owned(),
-            mean_quality: self.quality / total,
-            mean_latency_ms: self.latency / total,
-            regret_vs_oracle: self.regret / seeds,
-            regret_vs_best_fixed: self.regret_fixed / seeds,
-            regret_curve: self.curve.into_iter().map(|c| c / seeds).collect(),
-            model_share: self.share.into_iter().map(|(m, n)| (m, n / total)).collect(),
-        }
-    }
+/// Requests per plan, in proportion to its cases and summing to `requests`.
+fn split_requests(plans: &[Plan], requests: u64) -> Vec<usize> {
+    let total: u128 = plans.iter().map(|p| p.cases.len() as u128).sum::<u128>().max(1);
+    let mut cum = 0u128;
+    let mut prev = 0u128;
+    plans
+        .iter()
+        .map(|p| {
+            cum += p.cases.len() as u128;
+            let end = u128::from(requests) * cum / total;
+            let n = end - prev;
+            prev = end;
+            n as usize
+        })
+        .collect()
 }
 
 fn now_rfc3339() -> String {
