@@ -31,8 +31,9 @@ pub use entry::now_rfc3339;
 pub use error::{Error, Result};
 pub use home::NoaHome;
 pub use schema::{
-    Declared, GgufSummary, HardwareFingerprint, InstalledFile, Latency, Measurement,
-    MeasurementKey, ModelEntry, Percentiles, PipPackage, Priority, PrivacyTier, Quality, Registry,
-    SCHEMA_VERSION, Source, UseCase,
+    Decision, DecisionStatus, Declared, GgufSummary, HardwareFingerprint, InstalledFile, Latency,
+    Measurement, MeasurementKey, ModelEntry, PairStatus, PairedDifference, PairedModel,
+    Percentiles, PipPackage, Priority, PrivacyTier, Quality, Registry, SCHEMA_VERSION, Source,
+    UseCase,
 };
 pub use store::RegistryStore;

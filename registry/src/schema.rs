@@ -22,11 +22,20 @@ pub struct Registry {
     /// Installed (or added) models, sorted by id.
     #[serde(default)]
     pub models: Vec<ModelEntry>,
+    /// Which model wins each use case on each machine, from `noa bench`'s paired
+    /// comparisons: the latest per (use case, hardware).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<Decision>,
 }
 
 impl Default for Registry {
     fn default() -> Self {
-        Self { schema: SCHEMA_VERSION, hosts: Vec::new(), models: Vec::new() }
+        Self {
+            schema: SCHEMA_VERSION,
+            hosts: Vec::new(),
+            models: Vec::new(),
+            decisions: Vec::new(),
+        }
     }
 }
 
@@ -388,4 +397,93 @@ pub struct Percentiles {
     pub p50: f64,
     pub p95: f64,
     pub p99: f64,
+}
+
+/// Where a use case's comparison stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionStatus {
+    /// The leader is ahead of every rival beyond doubt, or tied with some (within the
+    /// tie margin) and ahead of the rest.
+    Settled,
+    /// Every rival is within the tie margin of the leader: any of them will do.
+    Tied,
+    /// Some comparison is still undecided.
+    Open,
+}
+
+impl DecisionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Settled => "settled",
+            Self::Tied => "tied",
+            Self::Open => "open",
+        }
+    }
+}
+
+/// Where one leader-vs-rival comparison stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PairStatus {
+    /// The leader's interval excludes zero: it is better.
+    Ahead,
+    /// The whole interval lies inside the tie margin.
+    Tied,
+    Open,
+}
+
+/// Which model should get a use case's requests on one machine, decided from paired
+/// comparisons: every model answered the same items, and what is compared is the
+/// per-item difference, with an anytime-valid 95% confidence sequence (valid however
+/// many times the bench looked before it stopped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub use_case: UseCase,
+    /// [`HardwareFingerprint::id`].
+    pub hardware: String,
+    pub engine_build: String,
+    pub run_id: String,
+    /// RFC 3339.
+    pub timestamp: String,
+    pub status: DecisionStatus,
+    /// The model with the highest mean over the items every model answered.
+    pub leader: String,
+    /// Differences within ± this are ties.
+    pub tie_margin: f64,
+    /// Coverage of the intervals (0.95).
+    pub confidence: f64,
+    /// Items every compared model answered.
+    pub items: u64,
+    /// Every compared model, leader first.
+    pub models: Vec<PairedModel>,
+    /// The leader against each rival.
+    pub pairs: Vec<PairedDifference>,
+    /// For an open use case: further paired items an estimate says it needs (from
+    /// the spread of the differences so far); `None` when settled or tied.
+    #[serde(default)]
+    pub further_items: Option<u64>,
+}
+
+/// One model of a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairedModel {
+    pub id: String,
+    /// Mean score over the items every compared model answered.
+    pub mean: f64,
+}
+
+/// The leader minus one rival, per item, over the items both answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairedDifference {
+    pub rival: String,
+    pub n: u64,
+    /// Mean of leader score − rival score.
+    pub mean: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub status: PairStatus,
 }

@@ -159,6 +159,20 @@ fn realistic_home_gives_a_complete_self_contained_report() {
     assert!(card("vision").contains("not measured"), "{}", card("vision"));
     let first_section = doc.select(&sel("main section")).next().expect("a section");
     assert_eq!(first_section.value().attr("id"), Some("verdict"), "the verdict comes first");
+    // ... and leads with the bench's decision per use case.
+    let decision = first_section.select(&sel("#decision-table")).next().expect("decision table");
+    let row = |uc: &str| {
+        decision
+            .select(&sel(&format!("tr[data-use-case=\"{uc}\"]")))
+            .next()
+            .map(text)
+            .unwrap_or_default()
+    };
+    assert!(row("qa").contains("settled") && row("qa").contains(fixture::GEMMA), "{}", row("qa"));
+    assert!(row("qa").contains("+0.300 [+0.050, +0.550]"), "{}", row("qa"));
+    assert!(row("reasoning").contains("open") && row("reasoning").contains("~140 more items"));
+    let first_block = first_section.select(&sel("div")).next().expect("a block");
+    assert_eq!(first_block.value().attr("id"), Some("decision"), "the decision comes first");
 
     // Summary table: one ★ per measured use case, vision not measured, failed row.
     let table = doc.select(&sel("#summary-table")).next().expect("summary table");

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use noa_registry::{PrivacyTier, UseCase};
+use noa_registry::{DecisionStatus, PrivacyTier, UseCase};
 use serde::{Deserialize, Serialize};
 
 use crate::requirements::PolicyKind;
@@ -27,6 +27,28 @@ pub struct Decision {
     pub rejected: Vec<RejectedModel>,
     /// Milliseconds since the Unix epoch.
     pub unix_ms: u64,
+    /// What `noa bench` decided for this use case on this machine, when it has: the
+    /// measured priors the choice started from are its paired estimates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Arc<BenchEvidence>>,
+}
+
+/// A use case's decision from `noa bench`'s paired comparisons, as a routing decision
+/// cites it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchEvidence {
+    /// `settled`, `tied` or `open`.
+    pub status: DecisionStatus,
+    /// The model the bench found best for the use case.
+    pub leader: String,
+    /// Items every compared model answered.
+    pub items: u64,
+    /// For an open use case, the further items an estimate says would decide it.
+    #[serde(default)]
+    pub further_items: Option<u64>,
+    pub run_id: String,
+    /// RFC 3339.
+    pub timestamp: String,
 }
 
 /// A model that passed the hard constraints.

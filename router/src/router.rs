@@ -370,6 +370,7 @@ impl Router {
             candidates,
             rejected,
             unix_ms,
+            evidence: self.table.evidence[uc_index(req.use_case)].clone(),
         })
     }
 }

@@ -1,14 +1,17 @@
 //! The candidate table: everything the constraints and priors need about each model,
 //! computed once from the registry so that a decision reads flat arrays instead of
 //! walking measurements. `general` is built as the aggregate of instruction following
-//! and Q&A measurements.
+//! and Q&A measurements. Where `noa bench` decided a use case from paired comparisons,
+//! the compared models' quality priors are their means over the items every one of
+//! them answered: estimates on the same items, so their order is the bench's order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use noa_registry::{Measurement, ModelEntry, PrivacyTier, Registry, UseCase};
+use noa_registry::{Decision, Measurement, ModelEntry, PrivacyTier, Registry, UseCase};
 
 use crate::config::RouterConfig;
+use crate::decision::BenchEvidence;
 use crate::requirements::uc_index;
 
 /// Number of use cases (per-use-case arrays are this long).
@@ -65,15 +68,54 @@ pub struct ModelRow {
 #[derive(Debug, Clone, Default)]
 pub struct CandidateTable {
     pub rows: Vec<ModelRow>,
+    /// Per use case, the latest bench decision, cited by routing decisions.
+    pub evidence: [Option<Arc<BenchEvidence>>; N_UC],
 }
 
 impl CandidateTable {
     pub fn build(registry: &Registry, config: &RouterConfig) -> Self {
-        Self { rows: registry.models.iter().map(|m| row(m, config)).collect() }
+        let mut rows: Vec<ModelRow> = registry.models.iter().map(|m| row(m, config)).collect();
+        let mut evidence: [Option<Arc<BenchEvidence>>; N_UC] = Default::default();
+        for u in UseCase::ALL {
+            let Some(d) = latest_decision(registry, u) else { continue };
+            paired_priors(&mut rows, d);
+            evidence[uc_index(u)] = Some(Arc::new(BenchEvidence {
+                status: d.status,
+                leader: d.leader.clone(),
+                items: d.items,
+                further_items: d.further_items,
+                run_id: d.run_id.clone(),
+                timestamp: d.timestamp.clone(),
+            }));
+        }
+        Self { rows, evidence }
     }
 
     pub fn index_of(&self, id: &str) -> Option<usize> {
         self.rows.iter().position(|r| &*r.id == id)
+    }
+}
+
+/// The most recent decision for `use_case` (RFC 3339 UTC timestamps order as text).
+fn latest_decision(registry: &Registry, use_case: UseCase) -> Option<&Decision> {
+    registry
+        .decisions
+        .iter()
+        .filter(|d| d.use_case == use_case && d.items > 0)
+        .max_by(|a, b| a.timestamp.cmp(&b.timestamp))
+}
+
+/// Replace the quality prior of every model `d` compared by its mean over the items
+/// they all answered; the interval's lower end (for `min_quality`) stays the model's
+/// own, from all its items.
+fn paired_priors(rows: &mut [ModelRow], d: &Decision) {
+    let u = uc_index(d.use_case);
+    for m in &d.models {
+        let Some(row) = rows.iter_mut().find(|r| *r.id == *m.id) else { continue };
+        let mean = if m.mean.is_finite() { m.mean.clamp(0.0, 1.0) } else { continue };
+        let ci_low = row.quality[u].map_or(0.0, |q| q.ci_low.min(mean));
+        row.quality[u] = Some(MeasuredQuality { mean, n: d.items, ci_low });
+        row.supports[u] = true;
     }
 }
 

@@ -315,3 +315,43 @@ fn memory_counts_what_engines_measure_and_a_crashed_model_cools_down() {
     assert!(router.cooling().is_empty());
     assert!(rejected(&router).is_empty());
 }
+
+/// A bench decision's paired means replace the per-model priors of the models it
+/// compared, so the router's order is the bench's; a decision cites it.
+#[test]
+fn bench_decisions_set_the_priors_and_are_cited() {
+    let mut reg = Registry::default();
+    // Measured alone, `b` looks better (different, easier items)...
+    reg.upsert(measured(model("a", 1 << 20, &[]), UseCase::Qa, 0.40, 40, 10.0, 1.0));
+    reg.upsert(measured(model("b", 1 << 20, &[]), UseCase::Qa, 0.60, 40, 10.0, 1.0));
+    let greedy = |reg: &Registry| {
+        let router = Router::in_memory(reg, cfg(PolicyKind::Greedy, 1));
+        router.select(&TaskRequirements::new(UseCase::Qa)).expect("routes")
+    };
+    let d = greedy(&reg);
+    assert_eq!(&*d.model, "b");
+    assert!(d.evidence.is_none());
+    // ...but on the items both answered, `a` leads, settled.
+    reg.decisions = vec![
+        serde_json::from_value(serde_json::json!({
+            "use_case": "qa", "hardware": "h", "engine_build": "e", "run_id": "r1",
+            "timestamp": "2026-12-01T00:00:00Z", "status": "settled", "leader": "a",
+            "tie_margin": 0.05, "confidence": 0.95, "items": 60,
+            "models": [{"id": "a", "mean": 0.7}, {"id": "b", "mean": 0.45}],
+            "pairs": [{"rival": "b", "n": 60, "mean": 0.25, "ci_low": 0.1, "ci_high": 0.4,
+                       "status": "ahead"}]
+        }))
+        .expect("decision"),
+    ];
+    let d = greedy(&reg);
+    assert_eq!(&*d.model, "a");
+    let est = |m: &str| d.candidates.iter().find(|c| &*c.model == m).unwrap().estimated_quality;
+    assert!((est("a") - 0.7).abs() < 0.02 && (est("b") - 0.45).abs() < 0.02, "{d:?}");
+    let ev = d.evidence.as_ref().expect("cites the decision");
+    assert_eq!(
+        (ev.status, ev.leader.as_str(), ev.items),
+        (noa_registry::DecisionStatus::Settled, "a", 60)
+    );
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["evidence"]["status"], "settled");
+}

@@ -1,7 +1,8 @@
-//! The top of the report: who wins each use case, what failed, the summary table of
-//! measured figures, and (apart, labelled) the declared priors.
+//! The top of the report: the bench's decision per use case, who wins each use case,
+//! what failed, the summary table of measured figures, and (apart, labelled) the
+//! declared priors.
 
-use noa_registry::UseCase;
+use noa_registry::{Decision, DecisionStatus, PairStatus, UseCase};
 
 use super::{escape, fmt_quality, use_case_title};
 use crate::Report;
@@ -36,10 +37,13 @@ pub fn header(r: &Report) -> String {
 
 /// One card per use case: the winner, its numbers, and whether the lead is real.
 pub fn verdict(r: &Report) -> String {
-    let mut out = String::from(
-        "<section id=\"verdict\">\n<h2>Which model wins each use case</h2>\n\
-         <p class=\"lede\">Highest measured quality wins; ties go to the lower p95 latency. \
-         The bar shows the score on a 0–1 scale with its 95% interval.</p>\n<div class=\"cards\">\n",
+    let mut out =
+        String::from("<section id=\"verdict\">\n<h2>Which model wins each use case</h2>\n");
+    out.push_str(&decisions(r));
+    out.push_str(
+        "<p class=\"lede\">Per model, its own items: highest measured quality wins; ties go to the \
+         lower p95 latency. The bar shows the score on a 0–1 scale with its 95% interval.</p>\n\
+         <div class=\"cards\">\n",
     );
     for uc in UseCase::ALL {
         let title = use_case_title(uc);
@@ -86,6 +90,69 @@ pub fn verdict(r: &Report) -> String {
         }
     }
     out.push_str("</div>\n</section>\n");
+    out
+}
+
+/// The latest decision per use case, as a table: status, leader, and the leader's
+/// paired difference to each rival with its anytime-valid interval.
+fn decisions(r: &Report) -> String {
+    let mut latest: Vec<&Decision> = Vec::new();
+    for uc in UseCase::ALL {
+        let of_uc = r.inputs.registry.decisions.iter().filter(|d| d.use_case == uc);
+        if let Some(d) = of_uc.max_by(|a, b| a.timestamp.cmp(&b.timestamp)) {
+            latest.push(d);
+        }
+    }
+    if latest.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<div id=\"decision\"><p class=\"lede\">The decision, from paired comparisons: every model \
+         answered the same items, and each difference (leader − rival, per item) has an \
+         anytime-valid 95% interval, so it stays honest however often the bench looked before it \
+         stopped. <b>Settled</b>: the leader is ahead of every rival (or tied with some and ahead of \
+         the rest); <b>tied</b>: every rival is within the tie margin; <b>open</b>: not decided yet, \
+         with the further items an estimate says it needs.</p>\n<div class=\"scroll\"><table \
+         id=\"decision-table\"><thead><tr><th>use case</th><th>status</th><th>leader</th>\
+         <th class=\"num\">items</th><th>leader − rival (95%)</th></tr></thead><tbody>\n",
+    );
+    for d in latest {
+        let pairs: Vec<String> = d
+            .pairs
+            .iter()
+            .map(|p| {
+                let st = match p.status {
+                    PairStatus::Ahead => "ahead",
+                    PairStatus::Tied => "tied",
+                    PairStatus::Open => "open",
+                };
+                format!(
+                    "{} {:+.3} [{:+.3}, {:+.3}] <span class=\"cell-sub\">{st}, n {}</span>",
+                    escape(&p.rival),
+                    p.mean,
+                    p.ci_low,
+                    p.ci_high,
+                    p.n
+                )
+            })
+            .collect();
+        let status = match (d.status, d.further_items) {
+            (DecisionStatus::Open, Some(n)) => {
+                format!("open <span class=\"cell-sub\">~{n} more items</span>")
+            }
+            (s, _) => s.as_str().to_owned(),
+        };
+        let cls = if d.status == DecisionStatus::Open { "" } else { " class=\"best\"" };
+        out.push_str(&format!(
+            "<tr data-use-case=\"{}\"><td>{}</td><td{cls}>{status}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+            d.use_case,
+            use_case_title(d.use_case),
+            escape(&d.leader),
+            d.items,
+            pairs.join("<br>")
+        ));
+    }
+    out.push_str("</tbody></table></div></div>\n");
     out
 }
 
