@@ -409,3 +409,61 @@ fn evalsets_pull_downloads_url_sources_and_checks_their_digest() {
     assert_eq!((good["present"].as_bool(), good["items"].as_u64()), (Some(true), Some(1)));
     server.join().unwrap();
 }
+
+/// Sequential allocation under a time budget: the first round is the fixed sample;
+/// while the use case is undecided, both models get more of the same items (paired),
+/// and the run ends with a decision in the JSON, the registry and `noa route --json`.
+/// The same arguments with `--allocation fixed` run the first round only.
+#[test]
+fn sequential_bench_pairs_items_and_spends_rounds_on_the_undecided() {
+    let home = TestHome::new();
+    register_defaults(&home);
+    let args =
+        ["--suites", "arc-easy", "--limit", "4", "--max-items", "40", "--time-budget", "150s"];
+    let out = bench_json(&home, &args);
+    let records = items(&run_dir(&home, &out));
+    let ids = |model: &str| -> HashSet<String> {
+        records.iter().filter(|r| r.model_id == model).map(|r| r.item_id.clone()).collect()
+    };
+    let (small, gemma) = (ids("smollm2-135m-instruct"), ids("gemma-3-270m"));
+    // Rounds extend the same prefix of the suite's sample for both models: the one
+    // with fewer items (the budget may stop a round half-way) answered a subset.
+    let (fewer, more) =
+        if small.len() <= gemma.len() { (&small, &gemma) } else { (&gemma, &small) };
+    assert!(fewer.is_subset(more), "unpaired items: {small:?} vs {gemma:?}");
+    let decisions = out["decisions"].as_array().expect("decisions").clone();
+    let qa = decisions.iter().find(|d| d["use_case"] == "qa").expect("a qa decision");
+    let status = qa["status"].as_str().unwrap();
+    assert!(["settled", "tied", "open"].contains(&status), "{qa}");
+    assert_eq!(qa["items"].as_u64().unwrap() as usize, fewer.len(), "{qa}");
+    // Four items cannot decide two models this close: more rounds ran, unless the
+    // decision came early.
+    if status == "open" {
+        assert!(qa["further_items"].as_u64().unwrap() > 0, "{qa}");
+    }
+    assert!(fewer.len() > 4 || status != "open", "no second round: {qa}");
+    let pair = &qa["pairs"][0];
+    let (lo, hi, mean) = (
+        pair["ci_low"].as_f64().unwrap(),
+        pair["ci_high"].as_f64().unwrap(),
+        pair["mean"].as_f64().unwrap(),
+    );
+    assert!(lo <= mean && mean <= hi, "{pair}");
+
+    let registry: Registry =
+        serde_json::from_str(&std::fs::read_to_string(home.path().join("models.json")).unwrap())
+            .unwrap();
+    let stored = registry.decisions.iter().find(|d| d.use_case == UseCase::Qa).expect("stored");
+    assert_eq!(stored.leader, qa["leader"].as_str().unwrap());
+    let route: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["route", "--use-case", "qa", "--json"])).unwrap();
+    assert_eq!(route["evidence"]["status"], status, "{route}");
+    assert_eq!(route["evidence"]["leader"], qa["leader"], "{route}");
+
+    let fixed = bench_json(&home, &[&args[..], &["--allocation", "fixed", "--no-cache"]].concat());
+    let fixed_records = items(&run_dir(&home, &fixed));
+    for model in ["smollm2-135m-instruct", "gemma-3-270m"] {
+        let n = fixed_records.iter().filter(|r| r.model_id == model).count();
+        assert_eq!(n, 4, "{model}: fixed allocation runs the sample only");
+    }
+}

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use noa_registry::runs::{ItemRecord, RunManifest};
 use noa_registry::store::RegistryStore;
-use noa_registry::{Latency, Measurement, MeasurementKey, NoaHome, Percentiles, Quality};
+use noa_registry::{Decision, Latency, Measurement, MeasurementKey, NoaHome, Percentiles, Quality};
 
 /// z for a two-sided 95% interval.
 const Z95: f64 = 1.959_963_984_540_054;
@@ -137,14 +137,23 @@ pub fn measurements(manifest: &RunManifest, items: &[ItemRecord]) -> Vec<(String
     out
 }
 
-/// Write `measurements` into the registry (replacing equal keys) and register the
-/// run's hardware fingerprint, in one locked atomic update.
+/// Write `measurements` into the registry (replacing equal keys), the run's
+/// `decisions` (replacing those of the same use case and machine) and its hardware
+/// fingerprint, in one locked atomic update.
 pub fn write_back(
     home: &NoaHome,
     manifest: &RunManifest,
     measurements: &[(String, Measurement)],
+    decisions: &[Decision],
 ) -> Result<(), noa_registry::Error> {
     RegistryStore::open(home).update(|reg| {
+        for d in decisions {
+            reg.decisions.retain(|old| (old.use_case, &old.hardware) != (d.use_case, &d.hardware));
+            reg.decisions.push(d.clone());
+        }
+        reg.decisions.sort_by(|a, b| {
+            (a.use_case.as_str(), &a.hardware).cmp(&(b.use_case.as_str(), &b.hardware))
+        });
         reg.hosts.retain(|h| h.id != manifest.hardware.id);
         reg.hosts.push(manifest.hardware.clone());
         for (model_id, m) in measurements {

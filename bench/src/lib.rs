@@ -8,10 +8,11 @@
 //! - [`pull`]: fetching external suite data (`noa evalsets pull`).
 
 pub mod aggregate;
+pub mod decide;
 pub mod kind;
 pub mod kinds;
 pub mod pull;
 pub mod runner;
 pub mod suite;
 
-pub use runner::{Progress, RunError, RunOptions, RunReport, run};
+pub use runner::{Allocation, Progress, RunError, RunOptions, RunReport, run};

@@ -74,6 +74,17 @@ pub struct BenchArgs {
     /// Do not write measurements into `models.json`.
     #[arg(long, env = "NOA_BENCH_NO_REGISTRY", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_registry: bool,
+    /// How items are spent: `sequential` (rounds; under a time budget, each round's
+    /// items go to the use cases whose winner is still undecided) or `fixed` (every
+    /// suite's sample, the same for every model).
+    #[arg(long, default_value = "sequential", env = "NOA_BENCH_ALLOCATION", value_name = "HOW")]
+    pub allocation: noa_bench::Allocation,
+    /// Paired differences between models within ± this count as ties.
+    #[arg(long, default_value_t = noa_bench::decide::DEFAULT_TIE_MARGIN, env = "NOA_TIE_MARGIN", value_name = "SCORE")]
+    pub tie_margin: f64,
+    /// Sequential allocation: at most this many items per suite.
+    #[arg(long, default_value_t = noa_bench::runner::plan::DEFAULT_MAX_ITEMS, env = "NOA_BENCH_MAX_ITEMS", value_name = "N")]
+    pub max_items: usize,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -113,6 +124,9 @@ pub fn run(args: BenchArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         suite_dirs,
         write_registry: !args.no_registry,
         worker: args.isolation.worker()?,
+        allocation: args.allocation,
+        tie_margin: tie_margin(args.tie_margin)?,
+        max_items: args.max_items.max(1),
     };
     let progress = Bars::new(ctx);
     let report = noa_bench::run(&ctx.home, &options, &progress).map_err(user_facing)?;
@@ -120,6 +134,15 @@ pub fn run(args: BenchArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     print_summary(&report, args.json)?;
     let all_failed = report.manifest.models.iter().all(|m| m.status == "failed");
     Ok(if all_failed { Outcome::Failure } else { Outcome::Success })
+}
+
+/// A tie margin must be a score difference in [0, 1).
+fn tie_margin(m: f64) -> Result<f64, UserError> {
+    if m.is_finite() && (0.0..1.0).contains(&m) {
+        Ok(m)
+    } else {
+        Err(UserError::new(format!("--tie-margin {m} is not a score difference in [0, 1)")))
+    }
 }
 
 /// Errors the user can fix get exit code 1 and a hint.
@@ -252,6 +275,7 @@ fn print_summary(report: &RunReport, as_json: bool) -> anyhow::Result<()> {
             "results": summary_rows(report),
             "skipped_suites": skipped,
             "not_measured": not_measured,
+            "decisions": report.decisions,
             "notes": report.manifest.notes,
         });
         serde_json::to_writer_pretty(&mut out, &doc).context("writing the summary")?;
@@ -294,6 +318,7 @@ fn print_summary(report: &RunReport, as_json: bool) -> anyhow::Result<()> {
             u["why"].as_str().unwrap_or("")
         )?;
     }
+    print_decisions(&mut out, &report.decisions)?;
     writeln!(
         out,
         "run {} ({} items run, {} reused from cache, {} resumed) in {}: {}",
@@ -304,5 +329,53 @@ fn print_summary(report: &RunReport, as_json: bool) -> anyhow::Result<()> {
         format_duration(std::time::Duration::from_secs_f64(report.wall_s)),
         report.dir.display()
     )?;
+    Ok(())
+}
+
+/// The answer the run was for: per use case, which model wins and how sure that is.
+fn print_decisions(
+    out: &mut impl Write,
+    decisions: &[noa_registry::Decision],
+) -> anyhow::Result<()> {
+    if decisions.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<22} {:<8} {:<28} {:>5} {:>7}  leader − rival, anytime-valid 95% interval",
+        "use case", "status", "leader", "items", "needs"
+    )?;
+    for d in decisions {
+        let pairs: Vec<String> = d
+            .pairs
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {:+.3} [{:+.3}, {:+.3}] {}",
+                    p.rival,
+                    p.mean,
+                    p.ci_low,
+                    p.ci_high,
+                    match p.status {
+                        noa_registry::PairStatus::Ahead => "ahead",
+                        noa_registry::PairStatus::Tied => "tied",
+                        noa_registry::PairStatus::Open => "open",
+                    }
+                )
+            })
+            .collect();
+        let needs = d.further_items.map_or("-".to_owned(), |n| format!("~{n}"));
+        writeln!(
+            out,
+            "{:<22} {:<8} {:<28} {:>5} {:>7}  {}",
+            d.use_case.as_str(),
+            d.status.as_str(),
+            d.leader,
+            d.items,
+            needs,
+            pairs.join("; ")
+        )?;
+    }
     Ok(())
 }

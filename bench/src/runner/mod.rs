@@ -14,6 +14,7 @@ pub mod plan;
 pub mod schedule;
 #[cfg(test)]
 mod schedule_tests;
+mod scope;
 pub mod trace;
 
 use std::collections::HashSet;
@@ -24,13 +25,14 @@ use noa_engine::{EngineConfig, Model, TemplateKind};
 use noa_registry::runs::{EngineCrash, ItemRecord, RunManifest};
 use noa_registry::{Measurement, NoaHome};
 
-pub use plan::{RunOptions, RunPlan};
+pub use plan::{Allocation, RunOptions, RunPlan};
 
 use crate::kind::{GenSettings, Score};
 use crate::suite::LoadedSuite;
 use cache::{CacheKey, ResultCache};
 use files::ItemsWriter;
 use schedule::{Finished, ScheduleConfig};
+use scope::Scope;
 use trace::Trace;
 
 /// Everything that can stop a run as a whole (a single model's failure does not).
@@ -80,6 +82,8 @@ pub struct RunReport {
     pub manifest: RunManifest,
     /// Per (model id, measurement), as written to the registry.
     pub measurements: Vec<(String, Measurement)>,
+    /// Which model wins each use case, from the run's paired comparisons.
+    pub decisions: Vec<noa_registry::Decision>,
     /// Items run now, reused from the cache, and already recorded before a resume.
     pub ran: usize,
     pub cached: usize,
@@ -95,10 +99,10 @@ pub fn run(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let prepared = plan::prepare(home, options, progress)?;
-    let plan::Prepared { run, mut manifest, plan, suites, models } = prepared;
+    let plan::Prepared { run, mut manifest, plan, suites, first_round, models } = prepared;
     let recorded = run.read_items()?;
     let resumed = recorded.len();
-    let mut done: HashSet<(String, String, String)> =
+    let done =
         recorded.iter().map(|r| (r.model_id.clone(), r.suite.clone(), r.item_id.clone())).collect();
     run.write_manifest(&manifest)?;
     let cache = if plan.no_cache {
@@ -106,149 +110,28 @@ pub fn run(
     } else {
         ResultCache::build(&home.runs_dir(), &run.id)
     };
-    let mut writer = run.items_writer()?;
-    let deadline = options.time_budget.map(|b| started + b);
-    let engine_build = manifest.engine_build.clone();
-    let (mut ran, mut cached) = (0, 0);
-    let mut budget_hit = false;
-    let weights: Vec<f64> = suites.iter().map(suite_weight).collect();
-    // Under a time budget the items one pass had to leave out get further passes while
-    // time is left (time that pairs finishing early gave back, or that items the
-    // budget cut off would have wasted), as long as a pass gets something done.
-    loop {
-        let ran_before = ran;
-        for (mi, entry) in models.iter().enumerate() {
-            let todo: usize = suites
-                .iter()
-                .map(|s| {
-                    s.items.iter().filter(|i| !done.contains(&key3(&entry.id, s, &i.id))).count()
-                })
-                .sum();
-            let slot = manifest.models.iter().position(|m| m.id == entry.id);
-            let Some(slot) = slot else { continue };
-            if todo == 0 || manifest.models[slot].status == "failed" {
-                continue;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                budget_hit = true;
-                manifest.models[slot].status = "skipped".into();
-                continue;
-            }
-            progress.model_started(&entry.id, todo as u64);
-            manifest.models[slot].status = "running".into();
-            run.write_manifest(&manifest)?;
-            let model = match load_model(home, entry, &plan, options.worker.clone()) {
-                Ok((model, load_ms)) => {
-                    manifest.models[slot].load_ms.get_or_insert(load_ms);
-                    model
-                }
-                Err(reason) => {
-                    progress.message(&format!("model `{}` failed: {reason}", entry.id));
-                    manifest.models[slot].status = "failed".into();
-                    manifest.models[slot].error = Some(reason);
-                    progress.model_finished(&entry.id, "failed");
-                    run.write_manifest(&manifest)?;
-                    continue;
-                }
-            };
-            let mut failed = None;
-            let mut crashes = 0usize;
-            'suites: for (si, suite) in suites.iter().enumerate() {
-                // A suite the engine crashed in runs again on a fresh worker (what
-                // was in flight included), up to MAX_RESTARTS times per model.
-                loop {
-                    let indices: Vec<usize> = (0..suite.items.len())
-                        .filter(|&i| !done.contains(&key3(&entry.id, suite, &suite.items[i].id)))
-                        .collect();
-                    if indices.is_empty() {
-                        break;
-                    }
-                    let share = pair_share(deadline, &models, &suites, &weights, &done, (mi, si));
-                    let has_template = model.template_kind() != TemplateKind::Plain;
-                    let settings = plan::model_settings(suite, has_template);
-                    let ctx = RecordCtx {
-                        run_id: &run.id,
-                        model_id: &entry.id,
-                        model_sha256: &manifest.models[slot].sha256,
-                        engine_build: &engine_build,
-                        suite,
-                        settings_hash: plan::settings_hash(suite, &settings, &plan),
-                        settings,
-                    };
-                    let config = ScheduleConfig {
-                        batch: plan.batch as usize,
-                        scorer_threads: plan.scorer_threads,
-                        deadline: share.map(|s| s.0),
-                        hard_deadline: share.map(|s| s.1),
-                        budget_end: deadline,
-                    };
-                    let res = run_suite(
-                        &model,
-                        &ctx,
-                        &indices,
-                        &config,
-                        &cache,
-                        &mut writer,
-                        progress,
-                        &mut done,
-                    )?;
-                    ran += res.ran;
-                    cached += res.cached;
-                    let Some(cause) = res.crashed else {
-                        budget_hit |= res.not_started > 0 || res.cut > 0;
-                        break;
-                    };
-                    crashes += 1;
-                    let crash = EngineCrash {
-                        at: noa_registry::now_rfc3339(),
-                        suite: suite.suite.id().to_owned(),
-                        items: res.lost,
-                        cause,
-                    };
-                    let note = crash_note(&entry.id, &crash, crashes);
-                    progress.message(&note);
-                    manifest.notes.push(note);
-                    manifest.models[slot].crashes.push(crash);
-                    run.write_manifest(&manifest)?;
-                    if crashes > MAX_RESTARTS {
-                        failed = manifest.models[slot].crashes.last().map(|c| c.cause.clone());
-                        break 'suites;
-                    }
-                }
-            }
-            let peak = manifest.models[slot]
-                .peak_memory_bytes
-                .max(model.resident_bytes())
-                .max(memory::peak_rss_bytes());
-            drop(model);
-            manifest.models[slot].peak_memory_bytes = peak;
-            match failed {
-                Some(reason) => {
-                    progress.message(&format!(
-                        "model `{}` failed: its engine crashed {crashes} times",
-                        entry.id
-                    ));
-                    manifest.models[slot].status = "failed".into();
-                    manifest.models[slot].error = Some(format!(
-                        "engine crashed {crashes} times; last: {reason} (run `noa doctor`; `noa bench --resume {}` tries it again)",
-                        run.id
-                    ));
-                }
-                None => manifest.models[slot].status = "ok".into(),
-            }
-            progress.model_finished(&entry.id, &manifest.models[slot].status);
-            run.write_manifest(&manifest)?;
-        }
-        let left = items_left(&manifest, &models, &suites, &done);
-        let out_of_time = deadline.is_none_or(|d| Instant::now() >= d);
-        if left == 0 || out_of_time || ran == ran_before {
-            budget_hit &= left > 0;
-            break;
-        }
-        progress
-            .message(&format!("{left} items left out so far: another pass while the budget lasts"));
-    }
-    if budget_hit {
+    let ctx = RunCtx {
+        run: &run,
+        plan: &plan,
+        suites: &suites,
+        models: &models,
+        cache: &cache,
+        deadline: options.time_budget.map(|b| started + b),
+        worker: options.worker.clone(),
+        progress,
+        home,
+    };
+    let mut st = RunState {
+        done,
+        ran: 0,
+        cached: 0,
+        budget_hit: false,
+        scope: Scope::new(&first_round, models.len()),
+        cost: vec![vec![(0.0, 0); suites.len()]; models.len()],
+        writer: run.items_writer()?,
+    };
+    run_rounds(&ctx, &mut manifest, &mut st)?;
+    if st.budget_hit {
         let note = format!(
             "time budget of {} reached: items not started were left out (resume with `noa bench --resume {}`)",
             plan::format_duration(options.time_budget.unwrap_or_default()),
@@ -264,19 +147,267 @@ pub fn run(
     run.write_manifest(&manifest)?;
     let items = run.read_items()?;
     let measurements = crate::aggregate::measurements(&manifest, &items);
+    let decisions = decisions_of(&manifest, &items, &plan);
     if plan.write_registry {
-        crate::aggregate::write_back(home, &manifest, &measurements)?;
+        crate::aggregate::write_back(home, &manifest, &measurements, &decisions)?;
     }
     Ok(RunReport {
         run_id: run.id.clone(),
         dir: run.dir.clone(),
         manifest,
         measurements,
-        ran,
-        cached,
+        decisions,
+        ran: st.ran,
+        cached: st.cached,
         resumed,
         wall_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// What every phase of a run reads.
+struct RunCtx<'a> {
+    home: &'a NoaHome,
+    run: &'a files::RunDir,
+    plan: &'a RunPlan,
+    suites: &'a [LoadedSuite],
+    models: &'a [noa_registry::ModelEntry],
+    cache: &'a ResultCache,
+    deadline: Option<Instant>,
+    worker: Option<noa_engine::WorkerCommand>,
+    progress: &'a dyn Progress,
+}
+
+/// What a run accumulates as it goes.
+struct RunState {
+    /// (model, suite, item) recorded so far.
+    done: HashSet<(String, String, String)>,
+    ran: usize,
+    cached: usize,
+    budget_hit: bool,
+    scope: Scope,
+    /// `cost[model][suite]`: wall seconds spent running items, and items run.
+    cost: Vec<Vec<(f64, usize)>>,
+    writer: ItemsWriter,
+}
+
+/// Passes over every model until its items are done. Under a time budget, the items
+/// one pass had to leave out get further passes while time is left (time that pairs
+/// finishing early gave back, or that items the budget cut off would have wasted), as
+/// long as a pass gets something done; with sequential allocation, each pass is also
+/// a round after which undecided use cases get more items.
+fn run_rounds(
+    ctx: &RunCtx<'_>,
+    manifest: &mut RunManifest,
+    st: &mut RunState,
+) -> Result<(), RunError> {
+    let mut round = 1;
+    loop {
+        let before = st.ran + st.cached;
+        for mi in 0..ctx.models.len() {
+            run_model(ctx, mi, manifest, st)?;
+        }
+        let out_of_time = ctx.deadline.is_none_or(|d| Instant::now() >= d);
+        // Rounds need a budget to bound them: without one, the first round's fixed
+        // sample is the run, and the decisions say what more items would settle.
+        if ctx.plan.allocation == Allocation::Sequential && !out_of_time {
+            let items = ctx.run.read_items()?;
+            let decisions = decisions_of(manifest, &items, ctx.plan);
+            let time_left = ctx.deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let round_ctx = scope::RoundCtx {
+                suites: ctx.suites,
+                models: ctx.models,
+                manifest,
+                done: &st.done,
+                cost: &st.cost,
+                time_left,
+            };
+            let grown = st.scope.grow(&round_ctx, &decisions);
+            let (settled, tied, open) = count_status(&decisions);
+            ctx.progress.message(&format!(
+                "round {round}: {settled} use cases settled, {tied} tied, {open} open{}{}",
+                list("; more items for ", &grown.grown),
+                list("; left open (would not fit in the time left): ", &grown.out_of_reach),
+            ));
+            round += 1;
+        }
+        let left = items_left(manifest, ctx.models, ctx.suites, &st.scope, &st.done);
+        if left == 0 || out_of_time || st.ran + st.cached == before {
+            st.budget_hit &= left > 0;
+            return Ok(());
+        }
+        ctx.progress.message(&format!("{left} items to run: another pass while the budget lasts"));
+    }
+}
+
+/// Load model `mi` and run every suite's items in scope that it has not answered;
+/// a crash restarts its worker, too many mark it failed.
+fn run_model(
+    ctx: &RunCtx<'_>,
+    mi: usize,
+    manifest: &mut RunManifest,
+    st: &mut RunState,
+) -> Result<(), RunError> {
+    let entry = &ctx.models[mi];
+    let todo: usize = (0..ctx.suites.len()).map(|si| todo_indices(ctx, st, mi, si).len()).sum();
+    let Some(slot) = manifest.models.iter().position(|m| m.id == entry.id) else {
+        return Ok(());
+    };
+    if todo == 0 || manifest.models[slot].status == "failed" {
+        return Ok(());
+    }
+    if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
+        st.budget_hit = true;
+        if manifest.models[slot].status != "ok" {
+            manifest.models[slot].status = "skipped".into();
+        }
+        return Ok(());
+    }
+    ctx.progress.model_started(&entry.id, todo as u64);
+    manifest.models[slot].status = "running".into();
+    ctx.run.write_manifest(manifest)?;
+    let model = match load_model(ctx.home, entry, ctx.plan, ctx.worker.clone()) {
+        Ok((model, load_ms)) => {
+            manifest.models[slot].load_ms.get_or_insert(load_ms);
+            model
+        }
+        Err(reason) => {
+            ctx.progress.message(&format!("model `{}` failed: {reason}", entry.id));
+            manifest.models[slot].status = "failed".into();
+            manifest.models[slot].error = Some(reason);
+            ctx.progress.model_finished(&entry.id, "failed");
+            return ctx.run.write_manifest(manifest);
+        }
+    };
+    let failed = run_model_suites(ctx, mi, slot, &model, manifest, st)?;
+    let peak = manifest.models[slot]
+        .peak_memory_bytes
+        .max(model.resident_bytes())
+        .max(memory::peak_rss_bytes());
+    drop(model);
+    manifest.models[slot].peak_memory_bytes = peak;
+    match failed {
+        Some(reason) => {
+            let crashes = manifest.models[slot].crashes.len();
+            ctx.progress.message(&format!(
+                "model `{}` failed: its engine crashed {crashes} times",
+                entry.id
+            ));
+            manifest.models[slot].status = "failed".into();
+            manifest.models[slot].error = Some(format!(
+                "engine crashed {crashes} times; last: {reason} (run `noa doctor`; `noa bench --resume {}` tries it again)",
+                ctx.run.id
+            ));
+        }
+        None => manifest.models[slot].status = "ok".into(),
+    }
+    ctx.progress.model_finished(&entry.id, &manifest.models[slot].status);
+    ctx.run.write_manifest(manifest)
+}
+
+/// Every suite of one loaded model. A suite the engine crashed in runs again on a
+/// fresh worker (what was in flight included), up to MAX_RESTARTS times per model;
+/// past that, the last crash's cause.
+fn run_model_suites(
+    ctx: &RunCtx<'_>,
+    mi: usize,
+    slot: usize,
+    model: &Model,
+    manifest: &mut RunManifest,
+    st: &mut RunState,
+) -> Result<Option<String>, RunError> {
+    let entry = &ctx.models[mi];
+    let mut crashes = 0usize;
+    for (si, suite) in ctx.suites.iter().enumerate() {
+        loop {
+            let indices = todo_indices(ctx, st, mi, si);
+            if indices.is_empty() {
+                break;
+            }
+            let share = pair_share(ctx, &st.scope, &st.done, (mi, si));
+            let has_template = model.template_kind() != TemplateKind::Plain;
+            let settings = plan::model_settings(suite, has_template);
+            let rctx = RecordCtx {
+                run_id: &ctx.run.id,
+                model_id: &entry.id,
+                model_sha256: &manifest.models[slot].sha256,
+                engine_build: &manifest.engine_build,
+                suite,
+                settings_hash: plan::settings_hash(suite, &settings, ctx.plan),
+                settings,
+            };
+            let config = ScheduleConfig {
+                batch: ctx.plan.batch as usize,
+                scorer_threads: ctx.plan.scorer_threads,
+                deadline: share.map(|s| s.0),
+                hard_deadline: share.map(|s| s.1),
+                budget_end: ctx.deadline,
+            };
+            let t = Instant::now();
+            let res = run_suite(model, &rctx, &indices, &config, ctx.cache, st, ctx.progress)?;
+            st.cost[mi][si].0 += t.elapsed().as_secs_f64();
+            st.cost[mi][si].1 += res.ran;
+            let Some(cause) = res.crashed else {
+                st.budget_hit |= res.not_started > 0 || res.cut > 0;
+                break;
+            };
+            crashes += 1;
+            let crash = EngineCrash {
+                at: noa_registry::now_rfc3339(),
+                suite: suite.suite.id().to_owned(),
+                items: res.lost,
+                cause,
+            };
+            let note = crash_note(&entry.id, &crash, crashes);
+            ctx.progress.message(&note);
+            manifest.notes.push(note);
+            manifest.models[slot].crashes.push(crash);
+            ctx.run.write_manifest(manifest)?;
+            if crashes > MAX_RESTARTS {
+                return Ok(manifest.models[slot].crashes.last().map(|c| c.cause.clone()));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Indices of suite `si`'s items in scope for model `mi` that it has not answered.
+fn todo_indices(ctx: &RunCtx<'_>, st: &RunState, mi: usize, si: usize) -> Vec<usize> {
+    let suite = &ctx.suites[si];
+    let id = &ctx.models[mi].id;
+    (0..st.scope.len(mi, si))
+        .filter(|&i| !st.done.contains(&key3(id, suite, &suite.items[i].id)))
+        .collect()
+}
+
+/// The run's decisions, over the models that did not fail.
+fn decisions_of(
+    manifest: &RunManifest,
+    items: &[ItemRecord],
+    plan: &RunPlan,
+) -> Vec<noa_registry::Decision> {
+    let models: Vec<String> =
+        manifest.models.iter().filter(|m| m.status != "failed").map(|m| m.id.clone()).collect();
+    let meta = crate::decide::DecisionMeta {
+        hardware: manifest.hardware.id.clone(),
+        engine_build: manifest.engine_build.clone(),
+        run_id: manifest.run_id.clone(),
+        timestamp: manifest.finished_at.clone().unwrap_or_else(noa_registry::now_rfc3339),
+    };
+    let settings = crate::decide::DecideSettings {
+        tie_margin: plan.tie_margin,
+        ..crate::decide::DecideSettings::default()
+    };
+    crate::decide::decide_all(&models, items, settings, &meta)
+}
+
+fn list(label: &str, items: &[String]) -> String {
+    if items.is_empty() { String::new() } else { format!("{label}{}", items.join(", ")) }
+}
+
+fn count_status(decisions: &[noa_registry::Decision]) -> (usize, usize, usize) {
+    use noa_registry::DecisionStatus as S;
+    let count = |s: S| decisions.iter().filter(|d| d.status == s).count();
+    (count(S::Settled), count(S::Tied), count(S::Open))
 }
 
 /// Worker restarts a model gets in one run before it is marked failed.
@@ -303,45 +434,44 @@ fn crash_note(model: &str, crash: &EngineCrash, count: usize) -> String {
     )
 }
 
-/// The soft and hard end of pair `(mi, si)`'s share of the time budget ending at
-/// `deadline`: its weight over that of every pair still to run (see [`fair_share`]).
+/// The soft and hard end of pair `(mi, si)`'s share of the time budget: its weight
+/// over that of every pair still to run (see [`fair_share`]).
 fn pair_share(
-    deadline: Option<Instant>,
-    models: &[noa_registry::ModelEntry],
-    suites: &[LoadedSuite],
-    weights: &[f64],
+    ctx: &RunCtx<'_>,
+    scope: &Scope,
     done: &HashSet<(String, String, String)>,
     (mi, si): (usize, usize),
 ) -> Option<(Instant, Instant)> {
-    let d = deadline?;
-    let todo = |m: &str, s: &LoadedSuite| {
-        let n = s.items.iter().filter(|i| !done.contains(&key3(m, s, &i.id)));
-        n.count() as f64 / s.items.len().max(1) as f64
+    let d = ctx.deadline?;
+    let todo = |m: usize, s: usize| {
+        let suite = &ctx.suites[s];
+        let id = &ctx.models[m].id;
+        let n =
+            (0..scope.len(m, s)).filter(|&i| !done.contains(&key3(id, suite, &suite.items[i].id)));
+        n.count() as f64
     };
-    let pairs = models
-        .iter()
-        .enumerate()
-        .flat_map(|(m, e)| suites.iter().enumerate().map(move |(s, suite)| (m, e, s, suite)));
     let mut mine = 0.0;
     let mut all = 0.0;
-    for (m, e, s, suite) in pairs.filter(|&(m, _, s, _)| (m, s) >= (mi, si)) {
-        let w = weights[s] * todo(&e.id, suite);
-        all += w;
-        if (m, s) == (mi, si) {
-            mine = w;
+    for m in 0..ctx.models.len() {
+        for (s, suite) in ctx.suites.iter().enumerate().filter(|&(s, _)| (m, s) >= (mi, si)) {
+            let w = item_weight(suite) * todo(m, s);
+            all += w;
+            if (m, s) == (mi, si) {
+                mine = w;
+            }
         }
     }
     let part = if all > 0.0 { mine / all } else { 1.0 };
     Some(fair_share(Instant::now(), d, part))
 }
 
-/// What one suite's items may cost, in generated tokens at most: a time budget is
-/// shared between (model, suite) pairs in proportion to it. Log-likelihood items
-/// (`max_tokens` 1) still pay for their prompts, counted as 64 tokens each.
-fn suite_weight(suite: &LoadedSuite) -> f64 {
+/// What one item of a suite may cost, in generated tokens at most: a time budget is
+/// shared between (model, suite) pairs in proportion to it times their items to run.
+/// Log-likelihood items (`max_tokens` 1) still pay for their prompts, counted as 64
+/// tokens each.
+fn item_weight(suite: &LoadedSuite) -> f64 {
     let s = suite.suite.settings();
-    let per_item = f64::from(s.max_tokens) * f64::from(suite.kind.max_requests(&s).max(1)) + 64.0;
-    per_item * suite.items.len() as f64
+    f64::from(s.max_tokens) * f64::from(suite.kind.max_requests(&s).max(1)) + 64.0
 }
 
 /// A (model, suite) pair's slice of the time budget that ends at `deadline`, `part`
@@ -359,22 +489,24 @@ fn fair_share(now: Instant, deadline: Instant, part: f64) -> (Instant, Instant) 
     (soft, (soft + share / 4).min(deadline))
 }
 
-/// Items not yet recorded for the models that have not failed.
+/// Items in scope not yet recorded for the models that have not failed.
 fn items_left(
     manifest: &RunManifest,
     models: &[noa_registry::ModelEntry],
     suites: &[LoadedSuite],
+    scope: &Scope,
     done: &HashSet<(String, String, String)>,
 ) -> usize {
     let failed = |id: &str| manifest.models.iter().any(|m| m.id == id && m.status == "failed");
-    models
-        .iter()
-        .filter(|e| !failed(&e.id))
-        .flat_map(|e| {
-            suites.iter().flat_map(move |s| s.items.iter().map(move |i| key3(&e.id, s, &i.id)))
-        })
-        .filter(|k| !done.contains(k))
-        .count()
+    let mut left = 0;
+    for (mi, e) in models.iter().enumerate().filter(|(_, e)| !failed(&e.id)) {
+        for (si, s) in suites.iter().enumerate() {
+            left += (0..scope.len(mi, si))
+                .filter(|&i| !done.contains(&key3(&e.id, s, &s.items[i].id)))
+                .count();
+        }
+    }
+    left
 }
 
 fn key3(model: &str, suite: &LoadedSuite, item: &str) -> (String, String, String) {
@@ -480,10 +612,10 @@ fn run_suite(
     indices: &[usize],
     config: &ScheduleConfig,
     cache: &ResultCache,
-    writer: &mut ItemsWriter,
+    st: &mut RunState,
     progress: &dyn Progress,
-    done: &mut HashSet<(String, String, String)>,
 ) -> Result<SuiteResult, RunError> {
+    let RunState { done, writer, .. } = st;
     let suite = ctx.suite;
     let items = &suite.items;
     // Filled by the cache lookup, emptied when the scheduler reports the item cached.
@@ -537,6 +669,8 @@ fn run_suite(
     if let Some(e) = write_err {
         return Err(e);
     }
+    st.ran += result.ran;
+    st.cached += result.cached;
     result.not_started = outcome.not_started;
     result.cut = outcome.cut;
     result.crashed = outcome.crashed;

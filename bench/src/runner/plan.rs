@@ -54,6 +54,47 @@ pub struct RunOptions {
     /// Run each model in a supervised engine worker process started this way (so a
     /// crash in llama.cpp costs the items in flight, not the run); `None`: in process.
     pub worker: Option<noa_engine::WorkerCommand>,
+    /// How items are spent: a fixed sample per suite, or rounds that go on only where
+    /// the comparison between models is still undecided.
+    pub allocation: Allocation,
+    /// Paired differences within ± this are ties.
+    pub tie_margin: f64,
+    /// Sequential allocation: at most this many items per suite (the pool its rounds
+    /// draw from, in the suite's sample order).
+    pub max_items: usize,
+}
+
+/// How `noa bench` spends its items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Allocation {
+    /// Every suite's sample (its `limit`, or `--limit`), the same for every model.
+    Fixed,
+    /// Rounds: the first is the fixed sample; after each, every use case whose
+    /// leader is not yet separated from (or tied with) each rival gets more items,
+    /// for the models still in an undecided comparison, until the budget ends.
+    #[default]
+    Sequential,
+}
+
+impl std::str::FromStr for Allocation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fixed" => Ok(Self::Fixed),
+            "sequential" => Ok(Self::Sequential),
+            _ => Err(format!("`{s}` is not an allocation (`sequential` or `fixed`)")),
+        }
+    }
+}
+
+/// Manifests written before allocation was a setting ran fixed samples.
+fn fixed() -> Allocation {
+    Allocation::Fixed
+}
+
+fn default_tie_margin() -> f64 {
+    crate::decide::DEFAULT_TIE_MARGIN
 }
 
 impl Default for RunOptions {
@@ -76,6 +117,9 @@ impl Default for RunOptions {
             suite_dirs: Vec::new(),
             write_registry: true,
             worker: None,
+            allocation: Allocation::Sequential,
+            tie_margin: crate::decide::DEFAULT_TIE_MARGIN,
+            max_items: DEFAULT_MAX_ITEMS,
         }
     }
 }
@@ -102,13 +146,28 @@ pub struct RunPlan {
     pub suite_dirs: Vec<PathBuf>,
     #[serde(default)]
     pub time_budget_s: Option<f64>,
+    #[serde(default = "fixed")]
+    pub allocation: Allocation,
+    #[serde(default = "default_tie_margin")]
+    pub tie_margin: f64,
+    #[serde(default)]
+    pub max_items: usize,
 }
+
+/// Sequential allocation's smallest first round per suite (without `--limit`).
+const MIN_FIRST_ROUND: usize = 3;
+
+/// Sequential allocation's default pool per suite.
+pub const DEFAULT_MAX_ITEMS: usize = 200;
 
 pub(super) struct Prepared {
     pub run: RunDir,
     pub manifest: RunManifest,
     pub plan: RunPlan,
     pub suites: Vec<LoadedSuite>,
+    /// Per suite, the items of the first round (the fixed sample); the rest of
+    /// `suites[i].items` is the pool later rounds draw from.
+    pub first_round: Vec<usize>,
     pub models: Vec<ModelEntry>,
 }
 
@@ -174,21 +233,40 @@ pub(super) fn prepare(
     };
     let limit = resumed.as_ref().map_or(options.limit, |(_, _, p)| p.limit);
     let max_tokens = resumed.as_ref().map_or(options.max_tokens, |(_, _, p)| p.max_tokens);
+    let (allocation, max_items) = resumed
+        .as_ref()
+        .map_or((options.allocation, options.max_items), |(_, _, p)| (p.allocation, p.max_items));
     let env = DataEnv::from_env(home);
     let mut suites = Vec::new();
+    let mut first_round = Vec::new();
     let mut run_suites = Vec::new();
     for suite in chosen {
         let m = &suite.manifest;
-        let (items, skipped) = match load(suite, &env, limit)? {
+        let sample = limit.or(m.sampling.limit);
+        // Sequential rounds start from half a suite's default sample, so that time is
+        // left for the rounds that go where the answer is still open; `--limit` sets
+        // the first round exactly.
+        let first = match (allocation, limit) {
+            (Allocation::Sequential, None) => {
+                sample.map(|n| n.div_ceil(2).max(MIN_FIRST_ROUND).min(n))
+            }
+            _ => sample,
+        };
+        let pool = match (allocation, sample) {
+            (Allocation::Sequential, Some(n)) => Some(n.max(max_items)),
+            (_, sample) => sample,
+        };
+        let (items, skipped) = match load(suite, &env, pool)? {
             Ok(mut loaded) => {
                 if let Some(cap) = max_tokens {
                     let mut g = loaded.suite.settings();
                     g.max_tokens = g.max_tokens.min(cap);
                     loaded.suite.manifest.generation = Some(g);
                 }
-                let n = loaded.items.len() as u64;
+                let n = first.unwrap_or(usize::MAX).min(loaded.items.len());
+                first_round.push(n);
                 suites.push(loaded);
-                (n, None)
+                (n as u64, None)
             }
             Err(how) => {
                 progress.message(&format!("suite `{}` skipped: data absent; {how}", m.id));
@@ -230,6 +308,9 @@ pub(super) fn prepare(
                 write_registry: options.write_registry,
                 suite_dirs: options.suite_dirs.clone(),
                 time_budget_s: options.time_budget.map(|d| d.as_secs_f64()),
+                allocation: options.allocation,
+                tie_margin: options.tie_margin,
+                max_items: options.max_items,
             };
             let run = RunDir::new(&runs_dir, &new_run_id());
             run.create()?;
@@ -259,7 +340,7 @@ pub(super) fn prepare(
             (run, manifest, plan)
         }
     };
-    Ok(Prepared { run, manifest, plan, suites, models })
+    Ok(Prepared { run, manifest, plan, suites, first_round, models })
 }
 
 /// The settings `suite` runs with on a model: the suite's own, except that a model
