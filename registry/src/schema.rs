@@ -97,6 +97,30 @@ pub struct ModelEntry {
     pub measured: Vec<Measurement>,
 }
 
+impl ModelEntry {
+    /// A model known by id only: nothing declared (local, no use cases), nothing
+    /// installed or measured.
+    pub fn bare(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            family: String::new(),
+            parameters: None,
+            quantization: None,
+            file: None,
+            gguf: None,
+            sources: Vec::new(),
+            declared: Declared {
+                use_cases: Vec::new(),
+                privacy: PrivacyTier::Local,
+                priority: None,
+                quality: None,
+                vision: false,
+            },
+            measured: Vec::new(),
+        }
+    }
+}
+
 /// An installed, verified GGUF file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

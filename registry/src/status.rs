@@ -56,7 +56,9 @@ pub fn statuses(registry: &Registry, home: &NoaHome) -> Vec<ModelStatus> {
 fn row(cat: Option<&CatalogEntry>, registry: &Registry, home: &NoaHome, id: &str) -> ModelStatus {
     let reg = registry.get(id);
     let entry = reg.cloned().or_else(|| cat.map(CatalogEntry::to_entry));
-    let entry = entry.unwrap_or_else(|| unreachable_entry(id));
+    // Only reached if neither the registry nor the catalog has `id`, which `statuses`
+    // never asks for; a bare entry keeps the function total without panicking.
+    let entry = entry.unwrap_or_else(|| crate::schema::ModelEntry::bare(id));
     let path = entry.file_path(home);
     let status = match (&entry.file, &path) {
         (Some(_), Some(p)) if p.is_file() => "installed",
@@ -98,27 +100,5 @@ fn row(cat: Option<&CatalogEntry>, registry: &Registry, home: &NoaHome, id: &str
             })
             .map(str::to_owned)
             .collect(),
-    }
-}
-
-/// Only reached if neither the registry nor the catalog has `id`, which `statuses`
-/// never asks for; a placeholder keeps the function total without panicking.
-fn unreachable_entry(id: &str) -> crate::schema::ModelEntry {
-    crate::schema::ModelEntry {
-        id: id.to_owned(),
-        family: String::new(),
-        parameters: None,
-        quantization: None,
-        file: None,
-        gguf: None,
-        sources: Vec::new(),
-        declared: crate::schema::Declared {
-            use_cases: Vec::new(),
-            privacy: PrivacyTier::Local,
-            priority: None,
-            quality: None,
-            vision: false,
-        },
-        measured: Vec::new(),
     }
 }

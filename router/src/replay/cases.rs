@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use noa_registry::runs::ItemRecord;
 use noa_registry::{
-    Declared, InstalledFile, Latency, Measurement, MeasurementKey, ModelEntry, Percentiles,
-    PrivacyTier, Quality, Registry, UseCase,
+    InstalledFile, Latency, Measurement, MeasurementKey, ModelEntry, Percentiles, Quality,
+    Registry, UseCase,
 };
 
 use super::{DriftTarget, Priors, ReplayError};
@@ -188,7 +188,7 @@ fn replay_registry(
     // paired priors come from these same items) reaches the replay router.
     let mut reg = Registry::default();
     for (id, ucs) in seen {
-        let mut entry = registry.get(id).cloned().unwrap_or_else(|| bare_entry(id));
+        let mut entry = registry.get(id).cloned().unwrap_or_else(|| ModelEntry::bare(id));
         for u in ucs {
             if !entry.declared.use_cases.contains(&u) {
                 entry.declared.use_cases.push(u);
@@ -206,26 +206,6 @@ fn replay_registry(
         reg.upsert(entry);
     }
     reg
-}
-
-fn bare_entry(id: &str) -> ModelEntry {
-    ModelEntry {
-        id: id.to_owned(),
-        family: String::new(),
-        parameters: None,
-        quantization: None,
-        file: None,
-        gguf: None,
-        sources: Vec::new(),
-        declared: Declared {
-            use_cases: Vec::new(),
-            privacy: PrivacyTier::Local,
-            priority: None,
-            quality: None,
-            vision: false,
-        },
-        measured: Vec::new(),
-    }
 }
 
 /// What a bench run would have measured on `train` alone: per (model, use case) one
