@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::GlobalArgs;
+use commands::{GlobalArgs, Outcome};
 
 /// Measure your local LLMs on this machine and route every request to the best one.
 #[derive(Debug, Parser)]
@@ -50,7 +50,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are not errors; a bad argument is the user's to fix, so
+            // it exits 1 like every other user error (clap's own code is 2, which the
+            // README reserves for internal errors).
+            return if e.use_stderr() { Outcome::Failure.into() } else { ExitCode::SUCCESS };
+        }
+    };
     printer::init_tracing(&cli.global);
     let ctx = cli.global.context();
     let result = match cli.command {

@@ -215,3 +215,20 @@ fn concurrent_processes_registering_models_keep_every_entry() {
     }
     assert_eq!(ids.len(), 19 + n as usize);
 }
+
+/// Exit codes as the README promises: a bad flag or an unknown model is the user's
+/// failure (1), `--help` is not a failure at all.
+#[test]
+fn bad_arguments_exit_1_and_help_exits_0() {
+    let home = TestHome::new();
+    for args in
+        [&["bench", "--no-such-flag"][..], &["models", "frobnicate"], &["speed", "no-such-model"]]
+    {
+        let out = home.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("error"), "{args:?}: {}", stderr(&out));
+    }
+    let out = home.run(&["bench", "--help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--allocation"));
+}

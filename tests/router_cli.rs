@@ -47,7 +47,7 @@ fn route_explains_choice_and_rejections() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("min_quality") && err.contains("hint:"), "{err}");
     let out = home.run(&["route", "--use-case", "cooking"]);
-    assert_eq!(out.status.code(), Some(2), "clap rejects an unknown use case");
+    assert_eq!(out.status.code(), Some(1), "an unknown use case is the user's failure");
     assert!(String::from_utf8_lossy(&out.stderr).contains("cooking"));
 }
 
