@@ -74,14 +74,15 @@ impl ConfidenceSequence {
         // The bet is fixed before x is seen: variance from the first t − 1 values.
         let var = (0.25 + self.sq_dev) / t;
         let bet = (2.0 * (2.0 / self.alpha).ln() / (var * t * (1.0 + t).ln())).sqrt();
-        let (log_half_up, log_half_down) = (0.5f64.ln(), 0.5f64.ln());
+        // The hedge puts half the capital on each side (θ = 1/2).
+        let log_half = 0.5f64.ln();
         for j in 0..GRID {
             let m = j as f64 / (GRID - 1) as f64;
             let up = bet.min(BET_CAP / m);
             let down = bet.min(BET_CAP / (1.0 - m));
             self.log_up[j] += (up * (x - m)).ln_1p();
             self.log_down[j] += (-down * (x - m)).ln_1p();
-            let hedged = (log_half_up + self.log_up[j]).max(log_half_down + self.log_down[j]);
+            let hedged = log_half + self.log_up[j].max(self.log_down[j]);
             self.log_max[j] = self.log_max[j].max(hedged);
         }
         self.n += 1;
@@ -457,7 +458,8 @@ mod tests {
             .expect("decision");
         assert_eq!(d.items, 200);
         assert_eq!(d.models.len(), 3);
-        let ab = d.pairs.iter().find(|p| p.rival == "b" || d.leader == "b").expect("pair");
+        assert_eq!(d.leader, "a", "a and c tie on the mean; the id breaks it");
+        let ab = d.pairs.iter().find(|p| p.rival == "b").expect("a vs b");
         assert_eq!(ab.status, PairStatus::Ahead, "{d:?}");
         let same = d.pairs.iter().find(|p| p.mean == 0.0).expect("a vs c");
         assert_eq!(same.status, PairStatus::Tied, "{d:?}");
