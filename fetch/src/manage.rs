@@ -4,12 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::gguf;
-use crate::home::NoaHome;
-use crate::schema::{Declared, InstalledFile, ModelEntry, PrivacyTier, Source, UseCase};
+use noa_registry::gguf;
+use noa_registry::store::RegistryStore;
+use noa_registry::{
+    Declared, Error, InstalledFile, ModelEntry, NoaHome, PrivacyTier, Result, Source, UseCase,
+    now_rfc3339,
+};
+
 use crate::source::file::sha256_file;
-use crate::store::RegistryStore;
 
 /// The result of re-checking one installed model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +63,7 @@ pub fn verify(
         if let Some(f) = r.get_mut(&id).and_then(|m| m.file.as_mut())
             && f.sha256 == sha
         {
-            f.verified_at = crate::now_rfc3339();
+            f.verified_at = now_rfc3339();
         }
         Ok(())
     })?;
@@ -93,7 +95,7 @@ pub fn add_local(
             path: path.to_string_lossy().into_owned(),
             size,
             sha256: sha256.clone(),
-            verified_at: crate::now_rfc3339(),
+            verified_at: now_rfc3339(),
         }),
         gguf: Some(summary),
         sources: vec![Source::File {

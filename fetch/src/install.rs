@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
 
-use crate::error::{Error, Result};
-use crate::gguf;
-use crate::home::NoaHome;
-use crate::schema::{InstalledFile, ModelEntry, Source};
+use noa_registry::gguf;
+use noa_registry::store::{RegistryStore, sync_dir};
+use noa_registry::{Error, InstalledFile, ModelEntry, NoaHome, Result, Source, now_rfc3339};
+
 use crate::source::{self, FetchOptions, Fetched};
-use crate::store::{RegistryStore, sync_dir};
 
 /// Where a model's verified file is installed, relative to `NOA_HOME`.
 pub fn installed_rel_path(id: &str) -> String {
@@ -90,7 +89,7 @@ pub fn fill_entry(entry: &mut ModelEntry, f: &Fetched, header: &gguf::GgufHeader
         path,
         size: f.size,
         sha256: f.sha256.clone(),
-        verified_at: crate::now_rfc3339(),
+        verified_at: now_rfc3339(),
     });
     let summary = header.summary();
     if entry.parameters.is_none() {
