@@ -13,13 +13,17 @@ use commands::{GlobalArgs, Outcome};
 
 /// Measure your local LLMs on this machine and route every request to the best one.
 #[derive(Debug, Parser)]
-#[command(name = "noa", version, about, propagate_version = true)]
+#[command(name = "noa", version, about, propagate_version = true, after_help = ENV_HELP)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
+
+/// The `--help` footer: where the environment variables are listed.
+const ENV_HELP: &str = "Every option can also be set by an environment variable ([env: NOA_…] in \
+each command's --help). `noa env` lists them all, with what each sets and which commands read it.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -44,6 +48,8 @@ enum Command {
     /// Check this machine and build: CPU features, an engine self-test per installed
     /// architecture, disk, memory, evaluation data.
     Doctor(commands::doctor::DoctorArgs),
+    /// List every environment variable noa reads, what it sets and which commands read it.
+    Env(commands::env::EnvArgs),
     /// Run one model for a parent `noa` over stdin/stdout (started by noa itself).
     #[command(hide = true, name = "engine-worker")]
     EngineWorker,
@@ -72,6 +78,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => commands::replay::run(a, &ctx),
         Command::Report(a) => commands::report::run(a, &ctx),
         Command::Doctor(a) => commands::doctor::run(a, &ctx),
+        Command::Env(a) => commands::env::run(a),
         Command::EngineWorker => {
             return ExitCode::from(u8::try_from(noa_engine::worker_main()).unwrap_or(2));
         }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod doctor;
+pub mod env;
 pub mod evalsets;
 pub mod models;
 pub mod replay;
@@ -22,7 +23,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = env_vars::NOA_HOME, value_name = "DIR")]
     pub home: Option<std::path::PathBuf>,
     /// Print nothing but data and errors; no progress bars.
-    #[arg(long, short, global = true, env = "NOA_QUIET", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, short, global = true, env = env_vars::NOA_QUIET, value_parser = clap::builder::FalseyValueParser::new())]
     pub quiet: bool,
     /// More log output (repeat for more).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
@@ -42,11 +43,11 @@ pub struct IsolationArgs {
     /// Run llama.cpp inside this process instead of one supervised worker process per
     /// model. Saves a process start per model, but a crash in llama.cpp (an illegal
     /// instruction, a failed assert, the OOM killer) then ends noa itself.
-    #[arg(long, env = "NOA_ENGINE_IN_PROCESS", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = env_vars::NOA_ENGINE_IN_PROCESS, value_parser = clap::builder::FalseyValueParser::new())]
     pub in_process: bool,
     /// Seconds an engine worker may stay silent while requests wait on it before it is
     /// taken as hung and killed (its requests fail; the next starts a new worker).
-    #[arg(long, env = "NOA_ENGINE_HANG_TIMEOUT", default_value_t = 120, value_name = "SECONDS")]
+    #[arg(long, env = env_vars::NOA_ENGINE_HANG_TIMEOUT, default_value_t = 120, value_name = "SECONDS")]
     pub hang_timeout: u64,
 }
 

@@ -10,14 +10,14 @@ use super::{Context, Outcome, UserError};
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// Use only this bench run: its items for the charts, its measurements for the summary.
-    #[arg(long, env = "NOA_REPORT_RUN", value_name = "ID", conflicts_with = "all_runs")]
+    #[arg(long, env = noa_registry::env_vars::NOA_REPORT_RUN, value_name = "ID", conflicts_with = "all_runs")]
     pub run: Option<String>,
     /// Take per-item evidence from every run under `runs/` (default: the latest run).
-    #[arg(long, env = "NOA_REPORT_ALL_RUNS", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = noa_registry::env_vars::NOA_REPORT_ALL_RUNS, value_parser = clap::builder::FalseyValueParser::new())]
     pub all_runs: bool,
     /// Where to write the HTML file; the CSV files go beside it.
     /// [default: NOA_HOME/reports/index.html]
-    #[arg(long, env = "NOA_REPORT_OUT", value_name = "FILE")]
+    #[arg(long, env = noa_registry::env_vars::NOA_REPORT_OUT, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 

@@ -15,34 +15,34 @@ use super::{Context, Outcome, UserError};
 pub struct RouteArgs {
     /// What the task is: code, reasoning, qa, function_calling, instruction_following,
     /// agent, vision or general.
-    #[arg(long, env = "NOA_USE_CASE", default_value = "general")]
+    #[arg(long, env = noa_registry::env_vars::NOA_USE_CASE, default_value = "general")]
     pub use_case: UseCase,
     /// Most permissive privacy tier allowed: local, private or cloud.
-    #[arg(long, env = "NOA_PRIVACY", value_parser = parse_privacy)]
+    #[arg(long, env = noa_registry::env_vars::NOA_PRIVACY, value_parser = parse_privacy)]
     pub privacy: Option<PrivacyTier>,
     /// Lowest acceptable quality lower bound, in [0, 1].
-    #[arg(long, env = "NOA_MIN_QUALITY")]
+    #[arg(long, env = noa_registry::env_vars::NOA_MIN_QUALITY)]
     pub min_quality: Option<f64>,
     /// Highest acceptable predicted p95 latency, milliseconds.
-    #[arg(long, env = "NOA_MAX_LATENCY_MS")]
+    #[arg(long, env = noa_registry::env_vars::NOA_MAX_LATENCY_MS)]
     pub max_latency_ms: Option<f64>,
     /// Expected prompt tokens.
-    #[arg(long, env = "NOA_PROMPT_TOKENS")]
+    #[arg(long, env = noa_registry::env_vars::NOA_PROMPT_TOKENS)]
     pub prompt_tokens: Option<u32>,
     /// Expected output tokens.
-    #[arg(long, env = "NOA_OUTPUT_TOKENS")]
+    #[arg(long, env = noa_registry::env_vars::NOA_OUTPUT_TOKENS)]
     pub output_tokens: Option<u32>,
     /// Only consider these models (comma-separated or repeated).
-    #[arg(long, env = "NOA_ALLOW", value_delimiter = ',')]
+    #[arg(long, env = noa_registry::env_vars::NOA_ALLOW, value_delimiter = ',')]
     pub allow: Vec<String>,
     /// Never consider these models.
-    #[arg(long, env = "NOA_DENY", value_delimiter = ',')]
+    #[arg(long, env = noa_registry::env_vars::NOA_DENY, value_delimiter = ',')]
     pub deny: Vec<String>,
     /// Policy: thompson, linucb, greedy, random, round_robin.
-    #[arg(long, env = "NOA_POLICY", default_value = "thompson")]
+    #[arg(long, env = noa_registry::env_vars::NOA_POLICY, default_value = "thompson")]
     pub policy: PolicyKind,
     /// Memory models may use, e.g. `6G` (default: what the OS reports available).
-    #[arg(long, env = "NOA_MEMORY_BUDGET", value_parser = super::serve::parse_bytes)]
+    #[arg(long, env = noa_registry::env_vars::NOA_MEMORY_BUDGET, value_parser = super::serve::parse_bytes)]
     pub memory_budget: Option<u64>,
     /// Print the decision as JSON.
     #[arg(long)]

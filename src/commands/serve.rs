@@ -30,43 +30,43 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub isolation: super::IsolationArgs,
     /// Address to listen on (port 0 picks a free port; the address is printed).
-    #[arg(long, env = "NOA_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = noa_registry::env_vars::NOA_ADDR, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     /// Default routing policy: thompson, linucb, greedy, random, round_robin.
-    #[arg(long, env = "NOA_POLICY", default_value = "thompson")]
+    #[arg(long, env = noa_registry::env_vars::NOA_POLICY, default_value = "thompson")]
     pub policy: PolicyKind,
     /// Memory models may use, e.g. `6G` or `512M` (default: what the OS reports available).
-    #[arg(long, env = "NOA_MEMORY_BUDGET", value_parser = parse_bytes)]
+    #[arg(long, env = noa_registry::env_vars::NOA_MEMORY_BUDGET, value_parser = parse_bytes)]
     pub memory_budget: Option<u64>,
     /// Seconds a request may take before it fails with 504.
-    #[arg(long, env = "NOA_REQUEST_TIMEOUT", default_value_t = 300)]
+    #[arg(long, env = noa_registry::env_vars::NOA_REQUEST_TIMEOUT, default_value_t = 300)]
     pub request_timeout: u64,
     /// Largest request body accepted, bytes.
-    #[arg(long, env = "NOA_BODY_LIMIT", default_value_t = 2 << 20)]
+    #[arg(long, env = noa_registry::env_vars::NOA_BODY_LIMIT, default_value_t = 2 << 20)]
     pub body_limit: usize,
     /// Seconds between snapshots of the router's learned state.
-    #[arg(long, env = "NOA_SNAPSHOT_INTERVAL", default_value_t = 60)]
+    #[arg(long, env = noa_registry::env_vars::NOA_SNAPSHOT_INTERVAL, default_value_t = 60)]
     pub snapshot_interval: u64,
     /// llama.cpp threads per model (default: available cores).
     #[arg(long, env = noa_registry::env_vars::NOA_THREADS)]
     pub threads: Option<u32>,
     /// Context size per sequence, tokens.
-    #[arg(long, env = "NOA_CTX", default_value_t = 2048)]
+    #[arg(long, env = noa_registry::env_vars::NOA_CTX, default_value_t = 2048)]
     pub ctx: u32,
     /// Sequences a loaded model decodes together.
-    #[arg(long, env = "NOA_PARALLEL", default_value_t = 4)]
+    #[arg(long, env = noa_registry::env_vars::NOA_SERVE_PARALLEL, default_value_t = 4)]
     pub parallel: u32,
     /// llama.cpp flash attention: `auto`, `on` or `off` (off generates faster on CPUs).
     #[arg(long, default_value = "off", env = noa_registry::env_vars::NOA_FLASH_ATTN, value_name = "POLICY")]
     pub flash_attn: noa_engine::FlashAttention,
     /// Seconds `auto` requests avoid a model after its engine crashed or would not load.
-    #[arg(long, env = "NOA_COOLDOWN", default_value_t = 30, value_name = "SECONDS")]
+    #[arg(long, env = noa_registry::env_vars::NOA_COOLDOWN, default_value_t = 30, value_name = "SECONDS")]
     pub cooldown: u64,
     /// Other candidates an `auto` request may try when its chosen model cannot start.
-    #[arg(long, env = "NOA_MAX_FALLBACKS", default_value_t = 2)]
+    #[arg(long, env = noa_registry::env_vars::NOA_MAX_FALLBACKS, default_value_t = 2)]
     pub max_fallbacks: usize,
     /// Seed of the routing policy's random numbers (default: random).
-    #[arg(long, env = "NOA_ROUTER_SEED")]
+    #[arg(long, env = noa_registry::env_vars::NOA_ROUTER_SEED)]
     pub seed: Option<u64>,
 }
 
@@ -270,13 +270,14 @@ fn request(req: ChatRequest) -> GenerateRequest {
         seed: req.seed,
         constraint: None,
         deadline: None,
+        shared_prefix: None,
     }
 }
 
-fn finish(f: FinishReason) -> &'static str {
+fn finish(f: FinishReason) -> noa_router::FinishReason {
     match f {
-        FinishReason::Length => "length",
-        _ => "stop",
+        FinishReason::Length => noa_router::FinishReason::Length,
+        _ => noa_router::FinishReason::Stop,
     }
 }
 

@@ -10,7 +10,7 @@ use noa_registry::NoaHome;
 use super::{Origin, Suite, SuiteError, SuiteManifest, builtin};
 
 /// Environment variable naming extra suite folders (`:`-separated).
-pub const NOA_SUITES_DIR: &str = "NOA_SUITES_DIR";
+pub use noa_registry::env_vars::NOA_SUITES_DIR;
 
 /// The suite folders named by `NOA_SUITES_DIR`, then `NOA_HOME/suites` if it exists.
 pub fn suite_dirs_from_env(home: &NoaHome) -> Vec<PathBuf> {
