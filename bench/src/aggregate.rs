@@ -1,53 +1,17 @@
 //! From per-item evidence to registry measurements: per (model, suite) the mean score
-//! with its 95% interval (Wilson for pass/fail items, a normal interval for graded
-//! ones), latency percentiles from hdrhistogram at microsecond resolution, mean
-//! tokens/s, load time and peak memory; then written into `models.json` under the
-//! registry's lock, replacing any measurement with the same key.
+//! with its 95% interval ([`noa_registry::stats::quality`], which `noa report` also
+//! uses: Wilson for pass/fail items, a normal interval for graded ones), latency
+//! percentiles from hdrhistogram at microsecond resolution, mean tokens/s, load time
+//! and peak memory; then written into `models.json` under the registry's lock,
+//! replacing any measurement with the same key.
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use noa_registry::runs::{ItemRecord, RunManifest};
+use noa_registry::runs::{ItemRecord, RunManifest, RunModelStatus};
+use noa_registry::stats::quality;
 use noa_registry::store::RegistryStore;
-use noa_registry::{Decision, Latency, Measurement, MeasurementKey, NoaHome, Percentiles, Quality};
-
-/// z for a two-sided 95% interval.
-const Z95: f64 = 1.959_963_984_540_054;
-
-/// Wilson score interval for `successes` out of `n`.
-pub fn wilson(successes: f64, n: f64, z: f64) -> (f64, f64) {
-    if n <= 0.0 {
-        return (0.0, 1.0);
-    }
-    let p = successes / n;
-    let z2 = z * z;
-    let denom = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / denom;
-    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
-    ((centre - half).max(0.0), (centre + half).min(1.0))
-}
-
-/// Mean and 95% interval of scores in [0, 1]: Wilson when every score is 0 or 1,
-/// otherwise mean ± z·s/√n clamped to [0, 1].
-pub fn quality(scores: &[f64]) -> Option<Quality> {
-    let n = scores.len();
-    if n == 0 {
-        return None;
-    }
-    let nf = n as f64;
-    let mean = scores.iter().sum::<f64>() / nf;
-    let binary = scores.iter().all(|s| *s == 0.0 || *s == 1.0);
-    let (ci_low, ci_high) = if binary {
-        wilson(mean * nf, nf, Z95)
-    } else if n < 2 {
-        (0.0, 1.0)
-    } else {
-        let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (nf - 1.0);
-        let half = Z95 * (var / nf).sqrt();
-        ((mean - half).max(0.0), (mean + half).min(1.0))
-    };
-    Some(Quality { mean, n: n as u64, ci_low, ci_high })
-}
+use noa_registry::{Decision, Latency, Measurement, MeasurementKey, NoaHome, Percentiles};
 
 /// p50/p95/p99 of millisecond values, recorded in microseconds.
 pub fn percentiles(values_ms: impl IntoIterator<Item = f64>) -> Percentiles {
@@ -107,8 +71,8 @@ pub fn measurements(manifest: &RunManifest, items: &[ItemRecord]) -> Vec<(String
         for suite in manifest.suites.iter().filter(|s| s.skipped.is_none()) {
             let records =
                 groups.get(&(model.id.as_str(), suite.id.as_str())).cloned().unwrap_or_default();
-            let failure =
-                (model.status == "failed").then(|| model.error.clone().unwrap_or_default());
+            let failure = (model.status == RunModelStatus::Failed)
+                .then(|| model.error.clone().unwrap_or_default());
             if records.is_empty() && failure.is_none() {
                 continue;
             }
@@ -169,33 +133,6 @@ pub fn write_back(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-4
-    }
-
-    #[test]
-    fn wilson_matches_known_values() {
-        // 8 of 10: (0.4902, 0.9433) — e.g. statsmodels proportion_confint(method="wilson").
-        let (lo, hi) = wilson(8.0, 10.0, Z95);
-        assert!(close(lo, 0.4902) && close(hi, 0.9433), "{lo} {hi}");
-        // 0 of 5 keeps a real upper bound, unlike the normal interval.
-        let (lo, hi) = wilson(0.0, 5.0, Z95);
-        assert!(close(lo, 0.0) && close(hi, 0.4345), "{lo} {hi}");
-        assert_eq!(wilson(0.0, 0.0, Z95), (0.0, 1.0));
-    }
-
-    #[test]
-    fn quality_picks_wilson_or_normal() {
-        let q = quality(&[1.0, 1.0, 0.0, 1.0]).unwrap();
-        assert_eq!((q.mean, q.n), (0.75, 4));
-        let (lo, hi) = wilson(3.0, 4.0, Z95);
-        assert!(close(q.ci_low, lo) && close(q.ci_high, hi));
-        let q = quality(&[0.5, 0.7, 0.9]).unwrap();
-        // s = 0.2, n = 3 → half = 1.96 * 0.2 / √3 = 0.2263
-        assert!(close(q.mean, 0.7) && close(q.ci_low, 0.4737) && close(q.ci_high, 0.9263), "{q:?}");
-        assert!(quality(&[]).is_none());
-    }
 
     #[test]
     fn percentiles_at_microsecond_resolution() {

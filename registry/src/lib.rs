@@ -1,13 +1,17 @@
 //! The foundation every other noa crate stands on: what a model *is* (the compiled-in
 //! catalog), what is installed and measured on this machine (`models.json`, read and
-//! written atomically under a lock), where files live (`NOA_HOME`), how models are
-//! fetched and verified (Hugging Face, pip packages, local files), our own GGUF header
-//! reader, and the hardware fingerprint that keys every measurement.
+//! written atomically under a lock), where files live (`NOA_HOME`), our own GGUF header
+//! reader, and the hardware fingerprint that keys every measurement. Fetching models
+//! (HTTP, pip wheels, progress bars) lives in `noa-fetch`, so the crates that only read
+//! this data compile no network code.
 //!
 //! The file formats other crates exchange (`runs/<id>/items.jsonl`, run manifests,
-//! replay results) are declared here too, so that `bench` writes, and `router` and
-//! `reports` read, one definition.
+//! replay results, the router's decision and feedback logs) are declared here too, so
+//! that writer and readers share one definition; so are the few computations they must
+//! agree on (a mean score's interval, the latest measurement of each suite, replacing
+//! a file atomically).
 
+pub mod atomic;
 pub mod catalog;
 pub mod disk;
 pub mod env_vars;
@@ -15,19 +19,19 @@ pub mod error;
 pub mod gguf;
 pub mod hardware;
 pub mod home;
-pub mod install;
-pub mod manage;
 pub mod plan;
+pub mod router_log;
 pub mod runs;
 pub mod schema;
-pub mod source;
+pub mod stats;
 pub mod status;
 pub mod store;
+pub mod testing;
 
 mod entry;
 
 pub use catalog::CatalogEntry;
-pub use entry::now_rfc3339;
+pub use entry::{cmp_timestamps, now_rfc3339};
 pub use error::{Error, Result};
 pub use home::NoaHome;
 pub use schema::{

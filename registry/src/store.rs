@@ -6,10 +6,10 @@
 //! A registry that fails to parse is reported with line and column and never
 //! overwritten.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
+use crate::atomic;
 use crate::error::{Error, Result};
 use crate::home::NoaHome;
 use crate::schema::{Registry, SCHEMA_VERSION};
@@ -107,25 +107,16 @@ fn strip_position(msg: &str) -> String {
 
 /// Write `registry` to `path` so that readers see either the old or the new file.
 fn write_atomic(path: &Path, registry: &Registry) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     let mut json = serde_json::to_vec_pretty(registry).map_err(|e| {
         Error::io("serialise registry for", path, std::io::Error::other(e.to_string()))
     })?;
     json.push(b'\n');
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".models.json.")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create temporary file in", dir, e))?;
-    tmp.write_all(&json).map_err(|e| Error::io("write", tmp.path().to_owned(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io("fsync", tmp.path().to_owned(), e))?;
-    tmp.persist(path).map_err(|e| Error::io("replace", path, e.error))?;
-    sync_dir(dir)
+    atomic::write_atomic(path, &json).map_err(|e| Error::io(e.step, e.path, e.source))
 }
 
-/// fsync a folder so a rename inside it survives a crash.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("fsync folder", dir, e))
+/// fsync a folder so a rename inside it survives a crash (the registry's error).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    atomic::sync_dir(dir).map_err(|e| Error::io("fsync folder", dir, e))
 }
 
 #[cfg(test)]

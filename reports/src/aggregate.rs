@@ -8,9 +8,9 @@
 use polars::prelude::*;
 
 use noa_registry::UseCase;
+use noa_registry::stats::score_interval;
 
 use crate::inputs::RunData;
-use crate::stats;
 
 /// Score of one model on one suite, from its items.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,11 +174,7 @@ fn by_suite(frame: &DataFrame) -> PolarsResult<Vec<SuiteScore>> {
         let n_i = n[i].unwrap_or(0.0) as u64;
         let m = mean[i].unwrap_or(0.0);
         let pass_fail = graded[i].unwrap_or(0.0) <= 1e-12;
-        let ((lo, hi), interval) = if pass_fail {
-            (stats::wilson(m, n_i), "wilson")
-        } else {
-            (stats::normal(m, sd[i].unwrap_or(f64::NAN), n_i), "normal")
-        };
+        let (lo, hi, method) = score_interval(m, sd[i].unwrap_or(f64::NAN), n_i, pass_fail);
         rows.push(SuiteScore {
             model: model[i].clone(),
             suite: suite[i].clone(),
@@ -188,7 +184,7 @@ fn by_suite(frame: &DataFrame) -> PolarsResult<Vec<SuiteScore>> {
             mean: m,
             ci_low: lo,
             ci_high: hi,
-            interval,
+            interval: method.as_str(),
             errors: errors[i].unwrap_or(0.0) as u64,
             e2e_p95_ms: e2e[i],
             prompt_tps: ptps[i],

@@ -2,7 +2,6 @@
 //! summary, draw the charts, render the page, and write it with its CSV files.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use noa_registry::NoaHome;
@@ -59,7 +58,7 @@ pub fn build(home: &NoaHome, options: &ReportOptions) -> Result<ReportOutput> {
     };
     fs::create_dir_all(&dir).map_err(|e| ReportError::io(&dir, e))?;
     let csv_paths = export::write_all(&dir, &report.inputs, &report.summary, &report.items)?;
-    write_atomic(&html_path, html::render(&report).as_bytes())?;
+    write_atomic(&html_path, html::render(&report)?.as_bytes())?;
     Ok(ReportOutput {
         html_path,
         csv_paths,
@@ -73,22 +72,7 @@ pub fn build(home: &NoaHome, options: &ReportOptions) -> Result<ReportOutput> {
 /// Write `bytes` to `path` through a temporary file in the same folder, so a reader
 /// never sees half a report.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        ReportError::io(path, e)
-    })
+    noa_registry::atomic::write_atomic(path, bytes).map_err(|e| ReportError::io(e.path, e.source))
 }
 
 fn now() -> String {

@@ -1,9 +1,9 @@
-//! The few statistics the report needs beyond what polars computes: 95% intervals for
-//! a mean score (Wilson for pass/fail items, normal for graded ones), pooling several
+//! The few statistics the report needs beyond what polars computes: pooling several
 //! suites into one use-case figure, and the Pareto front of quality against latency.
+//! A single suite's interval comes from [`noa_registry::stats`], the rule `noa bench`
+//! stored in the registry with, so a figure from run items matches one from the registry.
 
-/// z for a two-sided 95% interval.
-pub const Z95: f64 = 1.959_963_984_540_054;
+use noa_registry::stats::Z95;
 
 /// A mean with its 95% interval and the method that produced it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -12,31 +12,6 @@ pub struct Interval {
     pub n: u64,
     pub low: f64,
     pub high: f64,
-}
-
-/// Wilson score interval of a proportion `p` observed over `n` pass/fail items.
-pub fn wilson(p: f64, n: u64) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 1.0);
-    }
-    let n = n as f64;
-    let z2 = Z95 * Z95;
-    let denom = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / denom;
-    let half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).max(0.0).sqrt() / denom;
-    // At p = 0 or 1 the bound on that side is exact; keep rounding dust out of it.
-    let low = if p <= 0.0 { 0.0 } else { (centre - half).max(0.0) };
-    let high = if p >= 1.0 { 1.0 } else { (centre + half).min(1.0) };
-    (low, high)
-}
-
-/// Normal interval of a mean of graded scores in [0, 1] with sample std `sd`.
-pub fn normal(mean: f64, sd: f64, n: u64) -> (f64, f64) {
-    if n < 2 || !sd.is_finite() {
-        return (0.0, 1.0);
-    }
-    let half = Z95 * sd / (n as f64).sqrt();
-    ((mean - half).max(0.0), (mean + half).min(1.0))
 }
 
 /// Pool several independent means (one per suite) into one, weighting by item count.
@@ -83,18 +58,6 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wilson_matches_known_values() {
-        // 8 of 10: the textbook Wilson interval is about [0.490, 0.943].
-        let (lo, hi) = wilson(0.8, 10);
-        assert!((lo - 0.4902).abs() < 1e-3, "{lo}");
-        assert!((hi - 0.9433).abs() < 1e-3, "{hi}");
-        // Never outside [0, 1], even at the edges.
-        let (lo, hi) = wilson(0.0, 5);
-        assert_eq!(lo, 0.0);
-        assert!(hi > 0.0 && hi < 1.0);
-    }
 
     #[test]
     fn pooling_weights_by_n() {

@@ -9,7 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use noa_registry::{Latency, Registry, UseCase};
+use noa_registry::runs::RunModelStatus;
+use noa_registry::{Latency, Measurement, Registry, UseCase};
 
 use crate::aggregate::{ItemAggregates, SuiteScore};
 use crate::inputs::Inputs;
@@ -187,15 +188,14 @@ pub fn build(inputs: &Inputs, items: &ItemAggregates) -> Summary {
 /// The registry's measurements that the report uses: with `--run`, that run's only;
 /// otherwise the latest per (model, suite).
 fn registry_figures(reg: &Registry, sel: &RunSelection) -> Vec<SuiteFigure> {
-    let mut latest: BTreeMap<(String, String), SuiteFigure> = BTreeMap::new();
+    let selected = |m: &Measurement| match sel {
+        RunSelection::Run(id) => &m.run_id == id,
+        _ => true,
+    };
+    let mut figures = Vec::new();
     for model in &reg.models {
-        for m in &model.measured {
-            if let RunSelection::Run(id) = sel
-                && &m.run_id != id
-            {
-                continue;
-            }
-            let fig = SuiteFigure {
+        for m in model.latest_per_suite(selected) {
+            figures.push(SuiteFigure {
                 model: model.id.clone(),
                 suite: m.key.suite.clone(),
                 use_case: m.use_case,
@@ -216,14 +216,11 @@ fn registry_figures(reg: &Registry, sel: &RunSelection) -> Vec<SuiteFigure> {
                 peak_memory_bytes: m.peak_memory_bytes,
                 failure: m.failure.clone(),
                 source: Source::Registry,
-            };
-            let key = (model.id.clone(), m.key.suite.clone());
-            if latest.get(&key).is_none_or(|old| old.timestamp <= fig.timestamp) {
-                latest.insert(key, fig);
-            }
+            });
         }
     }
-    latest.into_values().collect()
+    figures.sort_by(|a, b| (&a.model, &a.suite).cmp(&(&b.model, &b.suite)));
+    figures
 }
 
 fn item_figure(sc: &SuiteScore, inputs: &Inputs) -> SuiteFigure {
@@ -258,7 +255,12 @@ fn failures(inputs: &Inputs, figures: &[SuiteFigure]) -> Vec<(String, String)> {
         }
     };
     for run in &inputs.runs {
-        for m in run.manifest.iter().flat_map(|m| &m.models).filter(|m| m.status == "failed") {
+        for m in run
+            .manifest
+            .iter()
+            .flat_map(|m| &m.models)
+            .filter(|m| m.status == RunModelStatus::Failed)
+        {
             add(&m.id, m.error.as_deref().unwrap_or("failed (no reason recorded)"));
         }
     }

@@ -41,6 +41,9 @@ pub enum StoreError {
     },
     #[error("`{path}` line {line}: {reason}")]
     Corrupt { path: String, line: usize, reason: String },
+    /// A record or snapshot that could not be turned into JSON; nothing was written.
+    #[error("`{path}`: cannot serialise the record: {reason}")]
+    Serialise { path: String, reason: String },
     /// Another process (a second `noa serve`) holds the router folder's lock.
     #[error("`{path}` is in use by another `noa serve`")]
     Busy { path: String },
@@ -49,5 +52,9 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         StoreError::Io { path: path.display().to_string(), source }
+    }
+
+    pub(crate) fn serialise(path: &std::path::Path, e: serde_json::Error) -> Self {
+        StoreError::Serialise { path: path.display().to_string(), reason: e.to_string() }
     }
 }

@@ -11,7 +11,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use noa_registry::UseCase;
+use noa_registry::atomic::write_atomic;
+use noa_registry::{UseCase, router_log};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
@@ -19,60 +20,16 @@ use crate::policy::LatencyObs;
 use crate::policy::linucb::LinFeedback;
 use crate::requirements::PolicyKind;
 
-pub const FEEDBACK_FILE: &str = "feedback.jsonl";
-pub const DECISIONS_FILE: &str = "decisions.jsonl";
+pub use noa_registry::router_log::{DECISIONS_FILE, FEEDBACK_FILE, FeedbackKind, FeedbackRecord};
+
 pub const SNAPSHOT_FILE: &str = "snapshot.json";
 /// Held (advisory lock) by the process that owns the logs.
 pub const LOCK_FILE: &str = "lock";
 const SNAPSHOT_VERSION: u32 = 1;
 
-/// One line of `decisions.jsonl` (and a pending decision in a snapshot).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DecisionRecord {
-    pub id: String,
-    pub use_case: UseCase,
-    pub model: String,
-    pub policy: PolicyKind,
-    pub probability: f64,
-    pub features: Vec<f64>,
-    /// p95 predicted from the measurements alone (before feedback calibration).
-    #[serde(default)]
-    pub predicted_p95_ms: Option<f64>,
-    #[serde(default)]
-    pub latency_observed: bool,
-    pub unix_ms: u64,
-}
-
-/// What a feedback line records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeedbackKind {
-    /// The caller's reward (and maybe latency); closes the decision.
-    Reward,
-    /// A latency measured by the server itself (chat completions); the decision stays open.
-    Latency,
-}
-
-/// One line of `feedback.jsonl`. Self-contained: replay needs nothing else.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FeedbackRecord {
-    pub kind: FeedbackKind,
-    pub decision_id: String,
-    pub use_case: UseCase,
-    pub model: String,
-    #[serde(default)]
-    pub reward: Option<f64>,
-    #[serde(default)]
-    pub latency_ms: Option<f64>,
-    /// Whether `latency_ms` updated the latency model (not when the server had
-    /// already measured this decision's latency itself).
-    #[serde(default)]
-    pub latency_applied: bool,
-    #[serde(default)]
-    pub predicted_p95_ms: Option<f64>,
-    pub features: Vec<f64>,
-    pub unix_ms: u64,
-}
+/// One line of `decisions.jsonl` (and a pending decision in a snapshot), with the
+/// policy typed so that a log naming a policy this router lacks is reported on replay.
+pub type DecisionRecord = router_log::DecisionRecord<PolicyKind>;
 
 /// Router state at a point of the feedback log.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -178,10 +135,10 @@ impl Store {
     /// Append one decision line (no fsync: surviving a killed process is enough, the
     /// page cache outlives it).
     pub fn log_decision(&self, rec: &DecisionRecord) -> Result<(), StoreError> {
-        let mut line = serde_json::to_vec(rec).unwrap_or_default();
-        line.push(b'\n');
+        let path = self.dir.join(DECISIONS_FILE);
+        let line = json_line(&path, rec)?;
         let mut f = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(&line).map_err(|e| StoreError::io(&self.dir.join(DECISIONS_FILE), e))
+        f.write_all(&line).map_err(|e| StoreError::io(&path, e))
     }
 
     /// Append one feedback line and fsync it. The caller holds the file's lock.
@@ -191,27 +148,19 @@ impl Store {
         rec: &FeedbackRecord,
     ) -> Result<(), StoreError> {
         let path = self.dir.join(FEEDBACK_FILE);
-        let mut line = serde_json::to_vec(rec).unwrap_or_default();
-        line.push(b'\n');
+        let line = json_line(&path, rec)?;
         file.write_all(&line).map_err(|e| StoreError::io(&path, e))?;
         file.sync_data().map_err(|e| StoreError::io(&path, e))
     }
 
     /// Write `snapshot` atomically (temp file, fsync, rename, fsync the folder). The
     /// logs stay append-only: the snapshot records how far into each it reaches.
+    /// A snapshot that cannot be serialised is an error: an empty file would read back
+    /// as corrupt and stop the next start.
     pub(crate) fn write_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let path = self.dir.join(SNAPSHOT_FILE);
-        let tmp = self.dir.join(format!("{SNAPSHOT_FILE}.tmp"));
-        let bytes = serde_json::to_vec(snapshot).unwrap_or_default();
-        let io = |e| StoreError::io(&tmp, e);
-        let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
+        let bytes = serde_json::to_vec(snapshot).map_err(|e| StoreError::serialise(&path, e))?;
+        write_atomic(&path, &bytes).map_err(|e| StoreError::io(&e.path, e.source))?;
         *self.snapshot_offsets.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((snapshot.feedback_offset, snapshot.decisions_offset));
         Ok(())
@@ -225,6 +174,14 @@ impl Store {
     pub(crate) fn snapshot_version() -> u32 {
         SNAPSHOT_VERSION
     }
+}
+
+/// `rec` as one JSON line. A record that cannot be serialised is an error, never an
+/// empty line that would be taken for a torn write or corruption on the next start.
+fn json_line(path: &Path, rec: &impl Serialize) -> Result<Vec<u8>, StoreError> {
+    let mut line = serde_json::to_vec(rec).map_err(|e| StoreError::serialise(path, e))?;
+    line.push(b'\n');
+    Ok(line)
 }
 
 /// Open a JSON-lines log for appending and parse it from `offset`. A last line without

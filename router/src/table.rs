@@ -5,10 +5,11 @@
 //! the compared models' quality priors are their means over the items every one of
 //! them answered: estimates on the same items, so their order is the bench's order.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use noa_registry::{Decision, Measurement, ModelEntry, PrivacyTier, Registry, UseCase};
+use noa_registry::{
+    Decision, Measurement, ModelEntry, PrivacyTier, Registry, UseCase, cmp_timestamps,
+};
 
 use crate::config::RouterConfig;
 use crate::decision::BenchEvidence;
@@ -96,13 +97,13 @@ impl CandidateTable {
     }
 }
 
-/// The most recent decision for `use_case` (RFC 3339 UTC timestamps order as text).
+/// The most recent decision for `use_case`.
 fn latest_decision(registry: &Registry, use_case: UseCase) -> Option<&Decision> {
     registry
         .decisions
         .iter()
         .filter(|d| d.use_case == use_case && d.items > 0)
-        .max_by(|a, b| a.timestamp.cmp(&b.timestamp))
+        .max_by(|a, b| cmp_timestamps(&a.timestamp, &b.timestamp))
 }
 
 /// Replace the quality prior of every model `d` compared by its mean over the items
@@ -121,20 +122,6 @@ fn paired_priors(rows: &mut [ModelRow], d: &Decision) {
 
 fn usable(m: &Measurement) -> bool {
     m.failure.is_none()
-}
-
-/// Latest measurement per suite among those of `use_case`'s components.
-fn latest_per_suite(entry: &ModelEntry, use_case: UseCase) -> Vec<&Measurement> {
-    let mut by_suite: BTreeMap<&str, &Measurement> = BTreeMap::new();
-    for m in
-        entry.measured.iter().filter(|m| usable(m) && use_case.components().contains(&m.use_case))
-    {
-        let slot = by_suite.entry(m.key.suite.as_str()).or_insert(m);
-        if m.timestamp > slot.timestamp {
-            *slot = m;
-        }
-    }
-    by_suite.into_values().collect()
 }
 
 fn aggregate_quality(ms: &[&Measurement]) -> Option<MeasuredQuality> {
@@ -181,16 +168,16 @@ fn row(entry: &ModelEntry, config: &RouterConfig) -> ModelRow {
         .measured
         .iter()
         .filter(|m| usable(m) && m.latency.is_some())
-        .max_by(|a, b| a.timestamp.cmp(&b.timestamp))
+        .max_by(|a, b| cmp_timestamps(&a.timestamp, &b.timestamp))
         .and_then(latency_of);
     for u in UseCase::ALL {
         let i = uc_index(u);
-        let ms = latest_per_suite(entry, u);
+        let ms = entry.latest_per_suite(|m| usable(m) && u.components().contains(&m.use_case));
         quality[i] = aggregate_quality(&ms);
         latency[i] = ms
             .iter()
             .filter(|m| m.latency.is_some())
-            .max_by(|a, b| a.timestamp.cmp(&b.timestamp))
+            .max_by(|a, b| cmp_timestamps(&a.timestamp, &b.timestamp))
             .and_then(|m| latency_of(m))
             .or(any_latency);
         let declared_uc = u.components().iter().any(|c| declared.use_cases.contains(c))

@@ -17,30 +17,30 @@ use super::{Context, Outcome, UserError};
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     /// Run ids to replay (comma-separated; default: every run under `NOA_HOME/runs`).
-    #[arg(long, env = "NOA_RUNS", value_delimiter = ',')]
+    #[arg(long, env = noa_registry::env_vars::NOA_RUNS, value_delimiter = ',')]
     pub runs: Vec<String>,
     /// Number of seeds (orders of the simulated requests) to average over.
-    #[arg(long, env = "NOA_REPLAY_SEEDS", default_value_t = 5)]
+    #[arg(long, env = noa_registry::env_vars::NOA_REPLAY_SEEDS, default_value_t = 5)]
     pub seeds: u64,
     /// Simulated requests per seed (default: three passes over the items).
-    #[arg(long, env = "NOA_REPLAY_REQUESTS")]
+    #[arg(long, env = noa_registry::env_vars::NOA_REPLAY_REQUESTS)]
     pub requests: Option<u64>,
     /// Policies to evaluate (default: all).
-    #[arg(long, env = "NOA_REPLAY_POLICIES", value_delimiter = ',')]
+    #[arg(long, env = noa_registry::env_vars::NOA_REPLAY_POLICIES, value_delimiter = ',')]
     pub policies: Vec<PolicyKind>,
     /// Where the policies' priors come from: `cross-fit` (each fold of the items is
     /// replayed with priors measured on the other folds only, so no policy is scored
     /// on items its priors saw), `in-sample` (priors from every replayed item, which
     /// flatters `greedy`), `registry` (the registry's measured scores, as `noa serve`
     /// uses them) or `declared` (declared values only, so policies must learn).
-    #[arg(long, env = "NOA_REPLAY_PRIORS", default_value = "cross-fit")]
+    #[arg(long, env = noa_registry::env_vars::NOA_REPLAY_PRIORS, default_value = "cross-fit")]
     pub priors: Priors,
     /// Folds of `--priors cross-fit`; items are assigned by a hash of (suite, item id).
-    #[arg(long, env = "NOA_REPLAY_FOLDS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
+    #[arg(long, env = noa_registry::env_vars::NOA_REPLAY_FOLDS, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
     pub folds: u32,
     /// Drift scenario: from the middle of each run this model's scores become 0
     /// (`best`: each use case's best fixed model; `none`: skip the scenario).
-    #[arg(long, env = "NOA_REPLAY_DRIFT", default_value = "best", value_name = "MODEL|best|none")]
+    #[arg(long, env = noa_registry::env_vars::NOA_REPLAY_DRIFT, default_value = "best", value_name = "MODEL|best|none")]
     pub drift: String,
     /// Print the report as JSON.
     #[arg(long)]
@@ -82,10 +82,8 @@ pub fn run(args: ReplayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let dir = ctx.home.router_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating `{}`", dir.display()))?;
     let path = dir.join(REPLAY_FILE);
-    let tmp = dir.join(format!("{REPLAY_FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&report)?)
-        .with_context(|| format!("writing `{}`", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing `{}`", path.display()))?;
+    noa_registry::atomic::write_atomic(&path, &serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("writing `{}`", path.display()))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;

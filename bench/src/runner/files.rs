@@ -7,6 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use noa_registry::atomic::write_atomic;
 use noa_registry::runs::{ITEMS_FILE, ItemRecord, MANIFEST_FILE, RunManifest};
 
 use super::RunError;
@@ -43,19 +44,14 @@ impl RunDir {
         })
     }
 
-    /// Replace `manifest.json` atomically (temp file, fsync, rename).
+    /// Replace `manifest.json` atomically (temp file, fsync, rename, fsync the folder).
     pub fn write_manifest(&self, manifest: &RunManifest) -> Result<(), RunError> {
         let path = self.manifest_path();
         let json = serde_json::to_vec_pretty(manifest).map_err(|e| RunError::Corrupt {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)
-            .map_err(|e| RunError::io("create temp file in", &self.dir, e))?;
-        tmp.write_all(&json).map_err(|e| RunError::io("write", &path, e))?;
-        tmp.as_file().sync_all().map_err(|e| RunError::io("sync", &path, e))?;
-        tmp.persist(&path).map_err(|e| RunError::io("replace", &path, e.error))?;
-        Ok(())
+        write_atomic(&path, &json).map_err(|e| RunError::io(e.step, &e.path, e.source))
     }
 
     /// Every complete record of `items.jsonl`. A torn last line (no newline: the
@@ -166,6 +162,7 @@ mod tests {
             score: 1.0,
             detail: None,
             prompt_tokens: 1,
+            shared_tokens: 0,
             gen_tokens: 1,
             timings: ItemTimings::default(),
             error: None,
