@@ -26,6 +26,9 @@ pub enum ReportError {
     /// plotters failed to draw a chart.
     #[error("drawing chart `{chart}` failed: {message}")]
     Chart { chart: String, message: String },
+    /// A page template failed to render: a fault in noa's templates, not in the data.
+    #[error("rendering the report page failed: {message}")]
+    Render { message: String },
 }
 
 impl ReportError {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use noa_registry::runs::{
     ITEMS_FILE, ItemRecord, MANIFEST_FILE, REPLAY_FILE, ReplayReport, RunManifest,
 };
-use noa_registry::{NoaHome, Registry};
+use noa_registry::{NoaHome, Registry, cmp_timestamps};
 
 use crate::error::{ReportError, Result};
 use crate::feedback::{self, FeedbackTotals};
@@ -61,7 +61,7 @@ pub fn load(home: &NoaHome, selection: &RunSelection) -> Result<Inputs> {
     }
 
     let mut runs = read_runs(&home.runs_dir(), &mut inputs.warnings)?;
-    runs.sort_by(|a, b| a.started().cmp(b.started()).then(a.id.cmp(&b.id)));
+    runs.sort_by(|a, b| cmp_timestamps(a.started(), b.started()).then(a.id.cmp(&b.id)));
     inputs.all_runs = runs.iter().map(|r| r.id.clone()).collect();
     inputs.runs = match selection {
         RunSelection::All => runs,

@@ -5,6 +5,7 @@
 //! the only cue.
 
 mod bars;
+mod frame;
 mod lines;
 mod scatter;
 mod style;
@@ -21,7 +22,8 @@ use crate::error::ReportError;
 /// and give the chart an accessible name.
 pub(crate) fn finish_svg(svg: String, title: &str) -> String {
     let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
-    let title = crate::html::escape(title);
+    // The title is text inside markup, escaped as the page escapes its text.
+    let title = minijinja::HtmlEscape(title).to_string();
     match svg.find('>') {
         Some(end) if svg.starts_with("<svg") => format!(
             "{} role=\"img\" aria-label=\"{title}\"><title>{title}</title>{}",
@@ -89,6 +91,19 @@ mod tests {
         assert_eq!(fmt_num(1234.6), "1235");
         assert_eq!(fmt_ms(1240.0), "1.24 s");
         assert_eq!(fmt_ms(850.0), "850 ms");
+    }
+
+    #[test]
+    fn chart_title_is_escaped_text() {
+        let svg = finish_svg(
+            "<svg width=\"10\" xmlns=\"http://www.w3.org/2000/svg\">\n</svg>".into(),
+            "<b> & \"q\"",
+        );
+        assert_eq!(
+            svg,
+            "<svg width=\"10\" role=\"img\" aria-label=\"&lt;b&gt; &amp; &quot;q&quot;\">\
+             <title>&lt;b&gt; &amp; &quot;q&quot;</title>\n</svg>"
+        );
     }
 
     #[test]

@@ -1,29 +1,20 @@
-//! The report page: one self-contained HTML5 document. Styles are inline in a single
-//! `<style>` element, fonts are the reader's own system fonts, charts are inline SVG,
-//! and there is no script — nothing is fetched when the file is opened.
+//! The report page: one self-contained HTML5 document rendered from minijinja templates
+//! (`reports/templates/`, compiled into the binary) with auto-escaping on. Styles are
+//! inline in a single `<style>` element, fonts are the reader's own system fonts, charts
+//! are inline SVG, and there is no script — nothing is fetched when the file is opened.
+//!
+//! Each section turns the [`Report`](crate::Report) into a small serializable view:
+//! numbers are formatted here in Rust, so the templates only place text and markup.
 
 mod evidence;
 mod page;
 mod provenance;
+mod routing;
 mod sections;
+mod templates;
+mod verdict;
 
 pub use page::render;
-
-/// Escape text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A use case as a person reads it.
 pub fn use_case_title(uc: noa_registry::UseCase) -> &'static str {
@@ -45,10 +36,7 @@ pub fn fmt_quality(q: &crate::stats::Interval) -> String {
     format!("{:.2} ({:.2}–{:.2})", q.mean, q.low, q.high)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(super::escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-    }
+/// `—` where a value is missing.
+fn or_dash(v: Option<String>) -> String {
+    v.unwrap_or_else(|| "—".into())
 }
