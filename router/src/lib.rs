@@ -24,6 +24,7 @@ pub mod testing;
 
 pub use backend::{
     BackendError, ChatBackend, ChatEvent, ChatMessage, ChatOutput, ChatRequest, ChatStream,
+    FinishReason,
 };
 pub use config::RouterConfig;
 pub use decision::{Decision, QualitySource, RankedCandidate, RejectedModel, Rejection};

@@ -19,7 +19,7 @@ use crate::error::{RouteError, StoreError};
 use crate::policy::{LatencyObs, LinUcb, Thompson};
 use crate::requirements::{FEATURES, PolicyKind, TaskRequirements, feature_vector, uc_index};
 use crate::store::{DecisionRecord, Store};
-use crate::table::CandidateTable;
+use crate::table::{CandidateTable, ModelRow};
 
 /// Prompt and output sizes assumed when neither the request nor a measurement says.
 const DEFAULT_PROMPT_TOKENS: f64 = 256.0;
@@ -224,20 +224,68 @@ impl Router {
         self.live().cooling()
     }
 
-    /// Apply the hard constraints, then the policy.
+    /// Apply the hard constraints, then the policy; remember the decision for its
+    /// feedback.
     pub fn select(&self, req: &TaskRequirements) -> Result<Decision, RouteError> {
         req.validate()?;
         let policy = req.policy.unwrap_or(self.config.policy);
         let uc = uc_index(req.use_case);
-        let rows = &self.table.rows;
-        let mut rejected: Vec<RejectedModel> = Vec::new();
-        let mut candidates: Vec<RankedCandidate> = Vec::with_capacity(rows.len());
-        let mut idx: Vec<usize> = Vec::with_capacity(rows.len());
         // Lock order: `live`, then `state`.
         let mut live = self.live();
-        let cooling = live.cooling();
-        let (loaded, measured) = (&live.loaded, &live.measured);
         let mut st = self.lock();
+        let Survivors { idx, mut candidates, rejected } = self.filter(req, uc, &mut live, &st);
+        drop(live);
+        if idx.is_empty() {
+            drop(st);
+            return Err(no_candidate(req, rejected));
+        }
+        let x = feature_vector(
+            req.use_case,
+            req.prompt_tokens.map_or(DEFAULT_PROMPT_TOKENS, f64::from),
+            req.output_tokens.map_or(DEFAULT_OUTPUT_TOKENS, f64::from),
+            &req.features,
+        );
+        let (pos, probability) = choose(&mut st, policy, uc, &idx, &x, &mut candidates);
+        let chosen = idx[pos];
+        let pending = Pending {
+            model: chosen,
+            uc,
+            policy,
+            probability,
+            features: x,
+            predicted_p95_ms: self.measured_p95(req, chosen, uc),
+            latency_observed: false,
+            unix_ms: unix_ms(),
+        };
+        let id = self.id_epoch | self.next_id.fetch_add(1, Ordering::Relaxed);
+        st.insert_pending(id, pending.clone());
+        drop(st);
+        let decision_id = format_id(id);
+        self.log_decision(&decision_id, req, &pending);
+        candidates.sort_by(|a, b| b.estimated_quality.total_cmp(&a.estimated_quality));
+        Ok(Decision {
+            decision_id,
+            model: self.table.rows[chosen].id.clone(),
+            use_case: req.use_case,
+            policy,
+            probability,
+            candidates,
+            rejected,
+            unix_ms: pending.unix_ms,
+            evidence: self.table.evidence[uc].clone(),
+        })
+    }
+
+    /// Split the table into the candidates that pass every constraint (with their
+    /// estimates) and the rejected ones (with the first constraint each failed).
+    fn filter(&self, req: &TaskRequirements, uc: usize, live: &mut Live, st: &State) -> Survivors {
+        let rows = &self.table.rows;
+        let cooling = live.cooling();
+        let mut out = Survivors {
+            idx: Vec::with_capacity(rows.len()),
+            candidates: Vec::with_capacity(rows.len()),
+            rejected: Vec::new(),
+        };
         for (m, row) in rows.iter().enumerate() {
             let params = row.latency[uc].as_ref();
             let prompt = req
@@ -252,51 +300,19 @@ impl Router {
                 .unwrap_or(DEFAULT_OUTPUT_TOKENS);
             let predicted = st.latency[m].predict(params, prompt, output);
             let (low, source) = st.thompson.lower_bound(m, uc);
-            let reason = if !req.allow.is_empty() && !req.allow.iter().any(|a| **a == *row.id) {
-                Some(Rejection::NotAllowed)
-            } else if req.deny.iter().any(|d| **d == *row.id) {
-                Some(Rejection::Denied)
-            } else if !row.installed {
-                Some(Rejection::NotInstalled)
-            } else if let Some((left, cause)) =
-                cooling.iter().find(|c| *c.0 == *row.id).map(|c| &c.1)
-            {
-                Some(Rejection::CoolingDown { seconds_left: *left, cause: cause.clone() })
-            } else if !row.supports[uc] {
-                Some(Rejection::UseCase { use_case: req.use_case })
-            } else if let Some(allowed) = req.privacy.filter(|a| row.privacy > *a) {
-                Some(Rejection::Privacy { model_tier: row.privacy, allowed })
-            } else if let Some((needed, avail)) = self
-                .config
-                .memory_bytes
-                .filter(|_| !loaded.contains_key(&*row.id))
-                .map(|a| (measured.get(&*row.id).copied().unwrap_or(row.memory_bytes), a))
-                .filter(|(needed, a)| needed > a)
-            {
-                Some(Rejection::Memory { needed_bytes: needed, available_bytes: avail })
-            } else if let Some(max_ms) = req.max_latency_ms {
-                match predicted {
-                    None => Some(Rejection::LatencyUnknown { max_ms }),
-                    Some(p) if p > max_ms => {
-                        Some(Rejection::Latency { predicted_p95_ms: p, max_ms })
-                    }
-                    Some(_) => None,
-                }
-            } else {
-                None
-            };
-            let reason = reason.or_else(|| {
-                req.min_quality.filter(|min| low < *min).map(|min_quality| Rejection::Quality {
-                    lower_bound: low,
-                    min_quality,
-                    source,
-                })
-            });
+            let reason =
+                self.hard_rejection(req, row, uc, live, &cooling, predicted).or_else(|| {
+                    req.min_quality.filter(|min| low < *min).map(|min_quality| Rejection::Quality {
+                        lower_bound: low,
+                        min_quality,
+                        source,
+                    })
+                });
             match reason {
-                Some(reason) => rejected.push(RejectedModel { model: row.id.clone(), reason }),
+                Some(reason) => out.rejected.push(RejectedModel { model: row.id.clone(), reason }),
                 None => {
-                    idx.push(m);
-                    candidates.push(RankedCandidate {
+                    out.idx.push(m);
+                    out.candidates.push(RankedCandidate {
                         model: row.id.clone(),
                         estimated_quality: st.thompson.mean(m, uc),
                         quality_lower_bound: low,
@@ -307,72 +323,93 @@ impl Router {
                 }
             }
         }
-        if idx.is_empty() {
-            drop(st);
-            return Err(no_candidate(req, rejected));
+        out
+    }
+
+    /// The first constraint other than quality that `row` fails, in the order they
+    /// apply (the order `no_candidate` reports by).
+    fn hard_rejection(
+        &self,
+        req: &TaskRequirements,
+        row: &ModelRow,
+        uc: usize,
+        live: &Live,
+        cooling: &[(String, (f64, String))],
+        predicted: Option<f64>,
+    ) -> Option<Rejection> {
+        if !req.allow.is_empty() && !req.allow.iter().any(|a| **a == *row.id) {
+            return Some(Rejection::NotAllowed);
         }
-        let x = feature_vector(
-            req.use_case,
-            req.prompt_tokens.map_or(DEFAULT_PROMPT_TOKENS, f64::from),
-            req.output_tokens.map_or(DEFAULT_OUTPUT_TOKENS, f64::from),
-            &req.features,
-        );
-        let (pos, probability) = choose(&mut st, policy, uc, &idx, &x, &mut candidates);
-        let id = self.id_epoch | self.next_id.fetch_add(1, Ordering::Relaxed);
-        let unix_ms = unix_ms();
-        let chosen = idx[pos];
-        // Feedback calibrates against the measured-only prediction, so the stored
-        // figure is that one (the candidate list shows the calibrated one).
-        let predicted = rows[chosen].latency[uc].map(|p| {
+        if req.deny.iter().any(|d| **d == *row.id) {
+            return Some(Rejection::Denied);
+        }
+        if !row.installed {
+            return Some(Rejection::NotInstalled);
+        }
+        if let Some((left, cause)) = cooling.iter().find(|c| *c.0 == *row.id).map(|c| &c.1) {
+            return Some(Rejection::CoolingDown { seconds_left: *left, cause: cause.clone() });
+        }
+        if !row.supports[uc] {
+            return Some(Rejection::UseCase { use_case: req.use_case });
+        }
+        if let Some(allowed) = req.privacy.filter(|a| row.privacy > *a) {
+            return Some(Rejection::Privacy { model_tier: row.privacy, allowed });
+        }
+        if let Some((needed, avail)) = self
+            .config
+            .memory_bytes
+            .filter(|_| !live.loaded.contains_key(&*row.id))
+            .map(|a| (live.measured.get(&*row.id).copied().unwrap_or(row.memory_bytes), a))
+            .filter(|(needed, a)| needed > a)
+        {
+            return Some(Rejection::Memory { needed_bytes: needed, available_bytes: avail });
+        }
+        let max_ms = req.max_latency_ms?;
+        match predicted {
+            None => Some(Rejection::LatencyUnknown { max_ms }),
+            Some(p) if p > max_ms => Some(Rejection::Latency { predicted_p95_ms: p, max_ms }),
+            Some(_) => None,
+        }
+    }
+
+    /// The measured-only p95 prediction for the chosen model: feedback calibrates
+    /// against it, so the stored figure is this one (the candidate list shows the
+    /// calibrated one).
+    fn measured_p95(&self, req: &TaskRequirements, chosen: usize, uc: usize) -> Option<f64> {
+        self.table.rows[chosen].latency[uc].map(|p| {
             let prompt = req.prompt_tokens.map_or(p.mean_prompt_tokens, f64::from);
             let output = req.output_tokens.map_or(p.mean_gen_tokens, f64::from);
             p.predict_p95(prompt, output)
-        });
-        st.insert_pending(
-            id,
-            Pending {
-                model: chosen,
-                uc,
-                policy,
-                probability,
-                features: x,
-                predicted_p95_ms: predicted,
-                latency_observed: false,
-                unix_ms,
-            },
-        );
-        drop(st);
-        let model = rows[chosen].id.clone();
-        let decision_id = format_id(id);
-        if let Some(store) = &self.store {
-            let rec = DecisionRecord {
-                id: decision_id.clone(),
-                use_case: req.use_case,
-                model: model.to_string(),
-                policy,
-                probability,
-                features: x.to_vec(),
-                predicted_p95_ms: predicted,
-                latency_observed: false,
-                unix_ms,
-            };
-            if let Err(e) = store.log_decision(&rec) {
-                tracing::warn!(error = %e, "decision not logged; its feedback will not survive a restart");
-            }
-        }
-        candidates.sort_by(|a, b| b.estimated_quality.total_cmp(&a.estimated_quality));
-        Ok(Decision {
-            decision_id,
-            model,
-            use_case: req.use_case,
-            policy,
-            probability,
-            candidates,
-            rejected,
-            unix_ms,
-            evidence: self.table.evidence[uc_index(req.use_case)].clone(),
         })
     }
+
+    /// Append the decision to the log (no fsync) so its feedback resolves after a
+    /// restart; a failure costs only that, so it is logged, not returned.
+    fn log_decision(&self, decision_id: &str, req: &TaskRequirements, p: &Pending) {
+        let Some(store) = &self.store else { return };
+        let rec = DecisionRecord {
+            id: decision_id.to_owned(),
+            use_case: req.use_case,
+            model: self.table.rows[p.model].id.to_string(),
+            policy: p.policy,
+            probability: p.probability,
+            features: p.features.to_vec(),
+            predicted_p95_ms: p.predicted_p95_ms,
+            latency_observed: false,
+            unix_ms: p.unix_ms,
+        };
+        if let Err(e) = store.log_decision(&rec) {
+            tracing::warn!(error = %e, "decision not logged; its feedback will not survive a restart");
+        }
+    }
+}
+
+/// What the hard constraints left: table indices and their candidates, in step, and
+/// the rejected models.
+struct Survivors {
+    idx: Vec<usize>,
+    candidates: Vec<RankedCandidate>,
+    rejected: Vec<RejectedModel>,
 }
 
 /// Run the policy over the survivors; fills each candidate's policy score and returns

@@ -33,7 +33,7 @@ impl ChatBackend for Echo {
             text,
             prompt_tokens: 7,
             completion_tokens: req.max_tokens.min(3),
-            finish_reason: "stop",
+            finish_reason: noa_router::FinishReason::Stop,
         })
     }
     fn stream(&self, model_id: &str, req: ChatRequest) -> Result<ChatStream, BackendError> {
@@ -448,4 +448,98 @@ async fn an_auto_request_whose_model_cannot_start_falls_back_and_that_model_cool
     });
     let (status, v) = json_call(&s, "POST", "/v1/chat/completions", Some(&only.to_string())).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
+
+/// A backend whose failures carry text no client should see.
+struct Leaky;
+
+const SECRET: &str = "/srv/noa/models/secret.gguf: ggml_abort at llama.cpp:1234";
+
+impl ChatBackend for Leaky {
+    fn complete(&self, _: &str, _: ChatRequest) -> Result<ChatOutput, BackendError> {
+        Err(BackendError::Failed(SECRET.into()))
+    }
+    fn stream(&self, _: &str, _: ChatRequest) -> Result<ChatStream, BackendError> {
+        let events = [ChatEvent::Delta("half ".into()), ChatEvent::Failed(SECRET.into())];
+        Ok(Box::new(events.into_iter()))
+    }
+}
+
+/// A `tracing` writer that keeps what was logged, to check the cause is there.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A 500 answers a generic message and the request id (body and `x-request-id`), and
+/// the cause is logged under that id; a 4xx keeps its helpful message.
+#[tokio::test]
+async fn a_500_names_the_request_id_not_the_cause_which_is_logged() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::ERROR)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let router = Arc::new(
+        Router::open(&registry_with(2), RouterConfig::default(), dir.path()).expect("router"),
+    );
+    let s = AppState::new(router, Arc::new(Leaky), HttpOptions::default());
+    let body = json!({"model": "model-01", "messages": [{"role": "user", "content": "x"}]});
+    let (status, headers, bytes) =
+        call(&s, "POST", "/v1/chat/completions", Some(&body.to_string()), &[]).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("secret") && !text.contains("ggml"), "{text}");
+    let v: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_error(&v, "inference_failed");
+    let id = headers["x-request-id"].to_str().expect("ascii").to_owned();
+    assert_eq!(v["error"]["request_id"], id.as_str(), "{v}");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains(&id)), "{v}");
+    let logged = log.text();
+    assert!(logged.lines().any(|l| l.contains(&id) && l.contains(SECRET)), "{logged}");
+
+    // Streamed: the failure after the first tokens is an SSE error event, just as quiet.
+    let body = json!({"model": "model-01", "stream": true,
+        "messages": [{"role": "user", "content": "x"}]});
+    let (status, headers, bytes) =
+        call(&s, "POST", "/v1/chat/completions", Some(&body.to_string()), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&bytes);
+    let id = headers["x-request-id"].to_str().expect("ascii").to_owned();
+    assert!(!text.contains("secret") && text.contains(&id), "{text}");
+    assert!(text.contains("inference_failed") && text.trim_end().ends_with("data: [DONE]"));
+    assert!(log.text().lines().any(|l| l.contains(&id) && l.contains(SECRET)));
+
+    // A client's mistake keeps its message, and has a request id too.
+    let body = json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]});
+    let (status, headers, bytes) =
+        call(&s, "POST", "/v1/chat/completions", Some(&body.to_string()), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let v: Value = serde_json::from_slice(&bytes).expect("json");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("`nope`")), "{v}");
+    assert!(headers.contains_key("x-request-id"));
+
+    // An id from a proxy in front is kept; one that is not plain text is replaced.
+    let (_, headers, _) = call(&s, "GET", "/healthz", None, &[("x-request-id", "edge-42")]).await;
+    assert_eq!(headers["x-request-id"], "edge-42");
+    let (_, headers, _) = call(&s, "GET", "/healthz", None, &[("x-request-id", "a b")]).await;
+    assert_ne!(headers["x-request-id"], "a b");
 }

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::openai::{ChatCompletionRequest, Content, NoaOptions, Stop};
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, AppState, blocking, request_id};
 use crate::backend::{BackendError, ChatEvent, ChatMessage, ChatOutput, ChatRequest};
 use crate::requirements::TaskRequirements;
 
@@ -254,6 +254,18 @@ fn completion_id(target: &Target) -> String {
     }
 }
 
+impl Target {
+    /// The model and decision without the requirements: what the latency feedback
+    /// needs once the response is under way.
+    fn detached(&self) -> Target {
+        Target {
+            model: self.model.clone(),
+            decision_id: self.decision_id.clone(),
+            requirements: None,
+        }
+    }
+}
+
 /// A backend failure as the client sees it; an engine at fault (crashed, would not
 /// load) is cooled down so `auto` requests go elsewhere meanwhile.
 fn backend_failed(s: &AppState, model: &str, e: BackendError) -> ApiError {
@@ -276,6 +288,14 @@ fn record_latency(s: &AppState, target: &Target, ms: f64) {
     }
 }
 
+fn usage(out: &ChatOutput) -> serde_json::Value {
+    json!({
+        "prompt_tokens": out.prompt_tokens,
+        "completion_tokens": out.completion_tokens,
+        "total_tokens": out.prompt_tokens + out.completion_tokens,
+    })
+}
+
 async fn complete_response(
     s: &AppState,
     target: &Target,
@@ -284,27 +304,12 @@ async fn complete_response(
     let backend = s.backend.clone();
     let model = target.model.clone();
     let start = Instant::now();
-    let out: ChatOutput = tokio::task::spawn_blocking(move || backend.complete(&model, req))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "internal",
-                e.to_string(),
-            )
-        })?
+    let out: ChatOutput = blocking(move || backend.complete(&model, req))
+        .await?
         .map_err(|e| backend_failed(s, &target.model, e))?;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    let (s2, t2) = (
-        s.clone(),
-        Target {
-            model: target.model.clone(),
-            decision_id: target.decision_id.clone(),
-            requirements: None,
-        },
-    );
-    let _ = tokio::task::spawn_blocking(move || record_latency(&s2, &t2, ms)).await;
+    let (s2, t2) = (s.clone(), target.detached());
+    let _ = blocking(move || record_latency(&s2, &t2, ms)).await;
     let body = json!({
         "id": completion_id(target),
         "object": "chat.completion",
@@ -316,16 +321,13 @@ async fn complete_response(
             "finish_reason": out.finish_reason,
             "logprobs": null,
         }],
-        "usage": {
-            "prompt_tokens": out.prompt_tokens,
-            "completion_tokens": out.completion_tokens,
-            "total_tokens": out.prompt_tokens + out.completion_tokens,
-        },
+        "usage": usage(&out),
         "noa": {"decision_id": target.decision_id, "latency_ms": ms},
     });
     Ok(axum::Json(body).into_response())
 }
 
+/// Start the backend's stream, relay it off the blocking pool, and answer it as SSE.
 async fn stream_response(
     s: &AppState,
     target: &Target,
@@ -335,26 +337,28 @@ async fn stream_response(
     let backend = s.backend.clone();
     let model = target.model.clone();
     let start = Instant::now();
-    let rx = tokio::task::spawn_blocking(move || backend.stream(&model, req))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "internal",
-                e.to_string(),
-            )
-        })?
+    let rx = blocking(move || backend.stream(&model, req))
+        .await?
         .map_err(|e| backend_failed(s, &target.model, e))?;
+    let events = relay(s, target, rx, start);
+    let chunks = Arc::new(Chunker {
+        id: completion_id(target),
+        created: created(),
+        model: target.model.clone(),
+    });
+    Ok(Sse::new(sse(events, chunks, include_usage, request_id::current())).into_response())
+}
+
+/// Move the engine's events to an async channel on the blocking pool, recording the
+/// latency when generation is done and cooling the model down if its engine crashed.
+fn relay(
+    s: &AppState,
+    target: &Target,
+    rx: crate::backend::ChatStream,
+    start: Instant,
+) -> tokio::sync::mpsc::Receiver<ChatEvent> {
     let (tx, arx) = tokio::sync::mpsc::channel::<ChatEvent>(64);
-    let (s2, t2) = (
-        s.clone(),
-        Target {
-            model: target.model.clone(),
-            decision_id: target.decision_id.clone(),
-            requirements: None,
-        },
-    );
+    let (s2, t2) = (s.clone(), target.detached());
     tokio::task::spawn_blocking(move || {
         for ev in rx {
             let last = !matches!(ev, ChatEvent::Delta(_));
@@ -370,64 +374,80 @@ async fn stream_response(
             }
         }
     });
-    let model_name = target.model.clone();
-    let meta = Arc::new((completion_id(target), created(), target.model.clone()));
-    let chunk = move |delta: serde_json::Value, finish: Option<&str>| {
+    arx
+}
+
+/// What every chunk of one streamed completion repeats.
+struct Chunker {
+    id: String,
+    created: u64,
+    model: String,
+}
+
+impl Chunker {
+    fn chunk(&self, delta: serde_json::Value, finish: Option<&str>) -> serde_json::Value {
         json!({
-            "id": meta.0, "object": "chat.completion.chunk", "created": meta.1, "model": meta.2,
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
         })
-    };
-    let first = chunk(json!({"role": "assistant", "content": ""}), None).to_string();
-    let state = (arx, VecDeque::from([first]), false);
-    let stream = futures_util::stream::unfold(state, move |(mut rx, mut queue, mut finished)| {
-        let chunk = chunk.clone();
-        let model_name = model_name.clone();
+    }
+}
+
+/// The SSE stream: a first chunk naming the role, then the payloads of each event.
+fn sse(
+    events: tokio::sync::mpsc::Receiver<ChatEvent>,
+    chunks: Arc<Chunker>,
+    include_usage: bool,
+    request_id: String,
+) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
+    let first = chunks.chunk(json!({"role": "assistant", "content": ""}), None).to_string();
+    let state = (events, VecDeque::from([first]), false);
+    futures_util::stream::unfold(state, move |(mut rx, mut queue, mut finished)| {
+        let (chunks, request_id) = (chunks.clone(), request_id.clone());
         async move {
             if queue.is_empty() && !finished {
-                match rx.recv().await {
-                    Some(ChatEvent::Delta(t)) => {
-                        queue.push_back(chunk(json!({"content": t}), None).to_string())
-                    }
-                    Some(ChatEvent::Done(out)) => {
-                        queue.push_back(chunk(json!({}), Some(out.finish_reason)).to_string());
-                        if include_usage {
-                            let mut u = chunk(json!({}), None);
-                            u["choices"] = json!([]);
-                            u["usage"] = json!({
-                                "prompt_tokens": out.prompt_tokens,
-                                "completion_tokens": out.completion_tokens,
-                                "total_tokens": out.prompt_tokens + out.completion_tokens,
-                            });
-                            queue.push_back(u.to_string());
-                        }
-                        queue.push_back("[DONE]".to_owned());
-                        finished = true;
-                    }
-                    failed => {
-                        let err = match failed {
-                            Some(ChatEvent::Crashed(cause)) => {
-                                ApiError::from(BackendError::Crashed { model: model_name, cause })
-                            }
-                            other => ApiError::new(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                "server_error",
-                                "inference_failed",
-                                match other {
-                                    Some(ChatEvent::Failed(m)) => m,
-                                    _ => "generation ended without a result".to_owned(),
-                                },
-                            ),
-                        };
-                        queue.push_back(err.body().to_string());
-                        queue.push_back("[DONE]".to_owned());
-                        finished = true;
-                    }
-                }
+                let ev = rx.recv().await;
+                finished = payloads(ev, &chunks, include_usage, &request_id, &mut queue);
             }
             let data = queue.pop_front()?;
             Some((Ok::<_, Infallible>(Event::default().data(data)), (rx, queue, finished)))
         }
-    });
-    Ok(Sse::new(stream).into_response())
+    })
+}
+
+/// Queue the SSE `data:` payloads of one engine event (`None`: the engine went away);
+/// true when the stream ends with them.
+fn payloads(
+    ev: Option<ChatEvent>,
+    chunks: &Chunker,
+    include_usage: bool,
+    request_id: &str,
+    queue: &mut VecDeque<String>,
+) -> bool {
+    let err = match ev {
+        Some(ChatEvent::Delta(t)) => {
+            queue.push_back(chunks.chunk(json!({"content": t}), None).to_string());
+            return false;
+        }
+        Some(ChatEvent::Done(out)) => {
+            queue.push_back(chunks.chunk(json!({}), Some(out.finish_reason.as_str())).to_string());
+            if include_usage {
+                let mut u = chunks.chunk(json!({}), None);
+                u["choices"] = json!([]);
+                u["usage"] = usage(&out);
+                queue.push_back(u.to_string());
+            }
+            queue.push_back("[DONE]".to_owned());
+            return true;
+        }
+        Some(ChatEvent::Crashed(cause)) => {
+            ApiError::from(BackendError::Crashed { model: chunks.model.clone(), cause })
+        }
+        Some(ChatEvent::Failed(m)) => ApiError::internal("inference_failed", m),
+        None => ApiError::internal("inference_failed", "generation ended without a result"),
+    };
+    queue.push_back(err.body(request_id).to_string());
+    queue.push_back("[DONE]".to_owned());
+    true
 }

@@ -1,6 +1,8 @@
 //! One error type for the whole HTTP surface, rendered as OpenAI-shaped JSON
 //! (`{"error":{"message","type","param","code"}}`), and a JSON extractor whose
 //! rejections (malformed JSON, wrong types, body too large) render the same way.
+//! A 500 is ours to fix and its text may name paths, engine output or OS errors: the
+//! client gets a generic message and the request id, the log gets the cause.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -8,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use super::request_id;
 use crate::backend::BackendError;
 use crate::error::{FeedbackError, RouteError};
 
@@ -43,26 +46,46 @@ impl ApiError {
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", code, message)
     }
+    /// A 500: something broke on our side. `message` is logged, never sent.
+    pub fn internal(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", code, message)
+    }
     pub fn param(mut self, p: impl Into<String>) -> Self {
         self.param = Some(p.into());
         self
     }
-    pub fn body(&self) -> serde_json::Value {
+    /// The body the client sees, for the request `request_id`. A 500 is logged with
+    /// its cause under that id and answers only the id and the code; every other error
+    /// keeps its message, which is there to help the client.
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
+        if self.status != StatusCode::INTERNAL_SERVER_ERROR {
+            return serde_json::json!({"error": {
+                "message": self.message,
+                "type": self.kind,
+                "param": self.param,
+                "code": self.code,
+            }});
+        }
+        tracing::error!(request_id, code = ?self.code, cause = %self.message, "internal error");
         serde_json::json!({"error": {
-            "message": self.message,
+            "message": format!(
+                "internal server error; the server logged its cause under request id `{request_id}`"
+            ),
             "type": self.kind,
-            "param": self.param,
+            "param": null,
             "code": self.code,
+            "request_id": request_id,
         }})
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.status.is_server_error() && self.status != StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(status = %self.status, message = %self.message, "request failed");
         }
-        (self.status, axum::Json(self.body())).into_response()
+        let body = self.body(&request_id::current());
+        (self.status, axum::Json(body)).into_response()
     }
 }
 

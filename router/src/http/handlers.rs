@@ -3,12 +3,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, AppState, blocking};
 use crate::decision::Decision;
 use crate::feedback::FeedbackAck;
 use crate::requirements::TaskRequirements;
@@ -45,11 +45,7 @@ pub async fn feedback(
 ) -> Result<Json<FeedbackAck>, ApiError> {
     let router = s.router.clone();
     let (id, reward, latency) = (body.decision_id, body.reward, body.latency_ms);
-    let result = tokio::task::spawn_blocking(move || router.feedback(&id, reward, latency))
-        .await
-        .map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal", e.to_string())
-    })?;
+    let result = blocking(move || router.feedback(&id, reward, latency)).await?;
     match result {
         Ok(ack) => {
             s.metrics.feedback(&ack.model);

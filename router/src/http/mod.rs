@@ -5,13 +5,15 @@
 //! Routes: `POST /v1/route`, `POST /v1/feedback`, `GET /v1/models`,
 //! `POST /v1/chat/completions` (OpenAI-compatible, streaming over SSE), `GET /metrics`,
 //! `GET /healthz`. Every error, including unknown routes, wrong methods, bodies over
-//! the limit and timeouts, is OpenAI-shaped JSON.
+//! the limit and timeouts, is OpenAI-shaped JSON; every response names its request in
+//! `x-request-id`.
 
 mod chat;
 pub mod error;
 mod handlers;
 pub mod metrics;
 pub mod openai;
+pub mod request_id;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +94,7 @@ pub fn app(state: AppState) -> axum::Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .layer(DefaultBodyLimit::max(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -128,6 +131,14 @@ async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Res
         )
         .into_response(),
     }
+}
+
+/// Run `f` on the blocking pool (inference blocks, feedback fsyncs); a panic there is
+/// a 500 whose cause is logged, not sent.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal("internal", e.to_string()))
 }
 
 /// Serve `app(state)` on `listener` until `shutdown` resolves, then write a snapshot
