@@ -47,4 +47,4 @@ lint: setup
 # OpenMP threads, and two of them side by side oversubscribe the CPU so badly that
 # both crawl (barriers wait on descheduled threads).
 test: test-models lint
-	cargo test --release --locked --workspace --no-fail-fast -- --test-threads=1
+	INSTA_UPDATE=no cargo test --release --locked --workspace --no-fail-fast -- --test-threads=1

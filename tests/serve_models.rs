@@ -4,128 +4,29 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use common::TestHome;
-use noa_registry::{Declared, InstalledFile, ModelEntry, PrivacyTier, Registry, UseCase};
+use common::serve::{Server, header};
+use noa_registry::UseCase;
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn entry(id: &str, path: &Path) -> ModelEntry {
-    ModelEntry {
-        id: id.to_owned(),
-        family: "test".to_owned(),
-        parameters: None,
-        quantization: None,
-        file: Some(InstalledFile {
-            path: path.display().to_string(),
-            size: std::fs::metadata(path).expect("model file").len(),
-            sha256: "0".repeat(64),
-            verified_at: "2026-01-01T00:00:00Z".to_owned(),
-        }),
-        gguf: None,
-        sources: Vec::new(),
-        declared: Declared {
-            use_cases: vec![UseCase::General, UseCase::Qa, UseCase::InstructionFollowing],
-            privacy: PrivacyTier::Local,
-            priority: None,
-            quality: Some(0.3),
-            vision: false,
-        },
-        measured: Vec::new(),
-    }
-}
-
+/// Both default models registered for the use cases an `auto` chat asks about, and
+/// `noa serve` over them with a small context, one sequence and two threads.
 fn start() -> (TestHome, Server) {
     let home = TestHome::new();
-    let mut reg = Registry::default();
-    reg.upsert(entry("smollm2-135m-instruct", &common::smollm2()));
-    reg.upsert(entry("gemma-3-270m", &common::gemma3()));
-    std::fs::write(home.path().join("models.json"), serde_json::to_vec(&reg).expect("json"))
-        .expect("registry");
-    let mut child = home
-        .noa()
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--ctx",
-            "1024",
-            "--parallel",
-            "1",
-            "--threads",
-            "2",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn noa serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).expect("noa serve printed its address");
-    (home, Server { child, addr })
-}
-
-/// POST JSON; returns status, raw header block and body.
-fn post(addr: &str, path: &str, body: &Value) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(300))).expect("timeout");
-    let body = body.to_string();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, head.to_ascii_lowercase(), dechunk(head, body))
-}
-
-/// Undo `Transfer-Encoding: chunked` (streamed responses).
-fn dechunk(head: &str, body: &str) -> String {
-    if !head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return body.to_owned();
-    }
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || tail.len() < n {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")))
+    let uses = [UseCase::General, UseCase::Qa, UseCase::InstructionFollowing];
+    common::write_registry(
+        &home,
+        vec![
+            common::model_entry("smollm2-135m-instruct", &common::smollm2(), &uses),
+            common::model_entry("gemma-3-270m", &common::gemma3(), &uses),
+        ],
+    );
+    let args = ["--ctx", "1024", "--parallel", "1", "--threads", "2"];
+    let server = Server::start(&home, &args, &[]);
+    (home, server)
 }
 
 #[test]
@@ -137,7 +38,7 @@ fn auto_chat_completion_and_stream_answer_from_a_real_model() {
         "max_tokens": 8,
         "temperature": 0,
     });
-    let (status, head, body) = post(&server.addr, "/v1/chat/completions", &req);
+    let (status, head, body) = server.post("/v1/chat/completions", &req);
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).expect("json");
     let model = header(&head, "x-noa-model").expect("x-noa-model header");
@@ -153,7 +54,7 @@ fn auto_chat_completion_and_stream_answer_from_a_real_model() {
     let mut stream_req = req.clone();
     stream_req["stream"] = json!(true);
     stream_req["model"] = json!("smollm2-135m-instruct");
-    let (status, head, body) = post(&server.addr, "/v1/chat/completions", &stream_req);
+    let (status, head, body) = server.post("/v1/chat/completions", &stream_req);
     assert_eq!(status, 200, "{body}");
     assert!(head.contains("content-type: text/event-stream"), "{head}");
     let datas: Vec<&str> =
@@ -168,7 +69,7 @@ fn auto_chat_completion_and_stream_answer_from_a_real_model() {
     // Greedy decoding: the stream says what the plain completion of the same model says.
     let mut plain = req.clone();
     plain["model"] = json!("smollm2-135m-instruct");
-    let (_, _, body) = post(&server.addr, "/v1/chat/completions", &plain);
+    let (_, _, body) = server.post("/v1/chat/completions", &plain);
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["choices"][0]["message"]["content"].as_str(), Some(streamed.as_str()));
 }

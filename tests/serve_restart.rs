@@ -6,73 +6,22 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::TestHome;
+use common::serve::{Server, request};
 use serde_json::{Value, json};
 
-/// A running `noa serve` and the address it listens on.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(home: &TestHome, extra: &[&str]) -> Server {
-        let mut child = home
-            .noa()
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn noa serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("noa serve printed its address");
-        Server { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection; returns status and body.
+/// One request on a fresh connection; status and body, or why no answer came back.
 fn http(
     addr: &str,
     method: &str,
     path: &str,
     body: Option<&Value>,
 ) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let body = body.map(Value::to_string).unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Ok((status, body))
+    request(addr, method, path, body).map(|(status, _, body)| (status, body))
 }
 
 fn registry(home: &TestHome) {
@@ -102,7 +51,7 @@ fn feedback(addr: &str, id: &str) -> std::io::Result<(u16, String)> {
 fn kill_9_loses_no_acknowledged_feedback() {
     let home = TestHome::new();
     registry(&home);
-    let mut server = Server::start(&home, &["--snapshot-interval", "1"]);
+    let mut server = Server::start(&home, &["--snapshot-interval", "1"], &[]);
     let addr = server.addr.clone();
     let ids: Vec<String> = (0..400).map(|_| route(&addr)).collect();
     let acked = Arc::new(Mutex::new(Vec::new()));
@@ -137,7 +86,7 @@ fn kill_9_loses_no_acknowledged_feedback() {
     assert!(acked.len() >= 5, "too little feedback went through before the kill: {}", acked.len());
     assert!(home.path().join("router/snapshot.json").is_file(), "a periodic snapshot was written");
 
-    let server = Server::start(&home, &[]);
+    let server = Server::start(&home, &[], &[]);
     for id in &acked {
         let (status, body) = feedback(&server.addr, id).expect("feedback");
         assert_eq!(status, 409, "acknowledged feedback for `{id}` was lost: {body}");
@@ -168,7 +117,7 @@ fn kill_9_loses_no_acknowledged_feedback() {
 fn sigterm_shuts_down_gracefully_with_a_snapshot() {
     let home = TestHome::new();
     registry(&home);
-    let mut server = Server::start(&home, &["--snapshot-interval", "3600"]);
+    let mut server = Server::start(&home, &["--snapshot-interval", "3600"], &[]);
     let id = route(&server.addr);
     assert_eq!(feedback(&server.addr, &id).expect("feedback").0, 200);
     let status = std::process::Command::new("kill")
@@ -192,7 +141,7 @@ fn sigterm_shuts_down_gracefully_with_a_snapshot() {
 fn serve_reports_a_busy_address_as_the_users_error() {
     let home = TestHome::new();
     registry(&home);
-    let server = Server::start(&home, &[]);
+    let server = Server::start(&home, &[], &[]);
     let out = home.run(&["serve", "--addr", &server.addr]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -203,7 +152,7 @@ fn serve_reports_a_busy_address_as_the_users_error() {
 fn a_second_server_on_the_same_home_is_refused() {
     let home = TestHome::new();
     registry(&home);
-    let _server = Server::start(&home, &[]);
+    let _server = Server::start(&home, &[], &[]);
     let out = home.run(&["serve", "--addr", "127.0.0.1:0"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -166,8 +166,7 @@ fn self_tests(
             Ok(m) => m,
             Err(e) => {
                 checks.push(
-                    Check::new(name, Status::Fail, format!("`{id}`: {e}"))
-                        .fix(crash_fix(&e.to_string())),
+                    Check::new(name, Status::Fail, format!("`{id}`: {e}")).fix(crash_fix(&e)),
                 );
                 continue;
             }
@@ -189,17 +188,15 @@ fn self_tests(
                     t0.elapsed().as_secs_f64()
                 ),
             )),
-            Err(e) => checks.push(
-                Check::new(name, Status::Fail, format!("`{id}`: {e}"))
-                    .fix(crash_fix(&e.to_string())),
-            ),
+            Err(e) => checks
+                .push(Check::new(name, Status::Fail, format!("`{id}`: {e}")).fix(crash_fix(&e))),
         }
     }
     checks
 }
 
-fn crash_fix(error: &str) -> String {
-    if error.contains("SIGILL") {
+fn crash_fix(error: &noa_engine::EngineError) -> String {
+    if error.is_illegal_instruction() {
         "llama.cpp was built with instructions this CPU does not run: rebuild on this machine \
          (`cargo clean -p llama-cpp-sys-2`, then `make build`); AMX stays off in .cargo/config.toml"
             .into()

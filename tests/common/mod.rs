@@ -12,37 +12,17 @@ pub fn noa_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_noa"))
 }
 
-/// The folder holding the two packaged default models, fetched by
-/// `scripts/test-models.sh`. Panics with a hint when they are missing: a test that
-/// needs a real model must not pass without one.
-pub fn test_models_dir() -> PathBuf {
-    let dir = std::env::var_os("NOA_TEST_MODELS_DIR").map_or_else(
-        || {
-            let home =
-                std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
-            home.join(".cache/noa/test-models")
-        },
-        PathBuf::from,
-    );
-    for f in [SMOLLM2_FILE, GEMMA3_FILE] {
-        assert!(
-            dir.join(f).is_file(),
-            "test model `{}` is missing; run `scripts/test-models.sh` (or `make test`)",
-            dir.join(f).display()
-        );
-    }
-    dir
-}
-
-pub const SMOLLM2_FILE: &str = "smollm2-135m-instruct.gguf";
-pub const GEMMA3_FILE: &str = "gemma-3-270m.gguf";
+/// The two packaged default models, fetched by `scripts/test-models.sh`; each path
+/// panics with a hint when its file is missing (a test that needs a real model must
+/// not pass without one).
+pub use noa_registry::testing::{GEMMA3_FILE, SMOLLM2_FILE, test_model};
 
 pub fn smollm2() -> PathBuf {
-    test_models_dir().join(SMOLLM2_FILE)
+    test_model(SMOLLM2_FILE)
 }
 
 pub fn gemma3() -> PathBuf {
-    test_models_dir().join(GEMMA3_FILE)
+    test_model(GEMMA3_FILE)
 }
 
 /// The local mirror of public evaluation data, if this machine has one.

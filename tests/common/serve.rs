@@ -46,32 +46,40 @@ impl Server {
 
     /// POST JSON; status, lower-cased header block, body (de-chunked).
     pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, String, String) {
-        let body = body.to_string();
-        self.request(&format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        ))
+        request(&self.addr, "POST", path, Some(body)).expect("HTTP request")
     }
 
     /// GET; status, lower-cased header block, body.
     pub fn get(&self, path: &str) -> (u16, String, String) {
-        self.request(&format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        ))
+        request(&self.addr, "GET", path, None).expect("HTTP request")
     }
+}
 
-    fn request(&self, raw: &str) -> (u16, String, String) {
-        let mut s = TcpStream::connect(&self.addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(300))).expect("timeout");
-        s.write_all(raw.as_bytes()).expect("write");
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).expect("read");
-        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-        let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-        (status, head.to_ascii_lowercase(), dechunk(head, body))
-    }
+/// One HTTP/1.1 request on a fresh connection to `addr`: status, lower-cased header
+/// block, body (de-chunked). An error means no complete answer came back (the server
+/// died mid-request, say), which a test may want to tell from a refusal.
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<(u16, String, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(300)))?;
+    let (kind, body) = match body {
+        Some(b) => ("Content-Type: application/json\r\n", b.to_string()),
+        None => ("", String::new()),
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{kind}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    Ok((status, head.to_ascii_lowercase(), dechunk(head, body)))
 }
 
 /// Undo `Transfer-Encoding: chunked` (streamed responses).

@@ -4,8 +4,6 @@
 //! accepted, BFCL's JSON-schema constraint yields a parsable call, and whatever
 //! the models write is scored without a runner error. Small `max_tokens` keep it quick.
 
-use std::path::PathBuf;
-
 use noa_engine::{EngineConfig, Model};
 use serde_json::{Value, json};
 
@@ -13,19 +11,7 @@ use crate::kind::{GenSettings, Item, Reply, Score, Step, TaskKind};
 use crate::kinds::by_name;
 
 fn model(file: &str) -> Model {
-    let dir = std::env::var_os("NOA_TEST_MODELS_DIR").map_or_else(
-        || {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/noa/test-models")
-        },
-        PathBuf::from,
-    );
-    let path = dir.join(file);
-    assert!(
-        path.is_file(),
-        "test model `{}` is missing: run scripts/test-models.sh",
-        path.display()
-    );
+    let path = noa_registry::testing::test_model(file);
     let config = EngineConfig { n_ctx: 2048, n_seq_max: 1, ..Default::default() };
     Model::load(&path, &config).unwrap_or_else(|e| panic!("loading `{}`: {e}", path.display()))
 }

@@ -2,6 +2,7 @@
 
 use super::writer::GgufWriter;
 use super::*;
+use crate::testing::{GEMMA3_FILE, SMOLLM2_FILE, test_model};
 
 fn good() -> GgufWriter {
     GgufWriter::new("llama")
@@ -133,22 +134,9 @@ fn read_header_names_the_file() {
     assert!(err.contains("empty.gguf") && err.contains("empty"), "{err}");
 }
 
-/// The real default models: see `scripts/test-models.sh`.
-fn test_model(name: &str) -> std::path::PathBuf {
-    let dir = std::env::var_os(crate::env_vars::NOA_TEST_MODELS_DIR)
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/noa/test-models")
-        });
-    let p = dir.join(name);
-    assert!(p.is_file(), "test model `{}` is missing: run scripts/test-models.sh", p.display());
-    p
-}
-
 #[test]
 fn real_smollm2_header() {
-    let h = read_header(&test_model("smollm2-135m-instruct.gguf")).unwrap();
+    let h = read_header(&test_model(SMOLLM2_FILE)).unwrap();
     assert_eq!(h.architecture(), "llama");
     assert_eq!(h.quantization().as_deref(), Some("Q4_1"));
     assert!(h.chat_template().is_some_and(|t| t.contains("im_start")));
@@ -159,7 +147,7 @@ fn real_smollm2_header() {
 
 #[test]
 fn real_gemma_header() {
-    let h = read_header(&test_model("gemma-3-270m.gguf")).unwrap();
+    let h = read_header(&test_model(GEMMA3_FILE)).unwrap();
     assert_eq!(h.architecture(), "gemma3");
     assert_eq!(h.quantization().as_deref(), Some("Q4_K_M"));
     assert!(h.context_length().is_some());

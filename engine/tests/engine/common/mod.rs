@@ -8,21 +8,11 @@ use std::sync::OnceLock;
 
 use noa_engine::{EngineConfig, LocalModel};
 
-pub const SMOLLM: &str = "smollm2-135m-instruct.gguf";
-pub const GEMMA: &str = "gemma-3-270m.gguf";
+pub use noa_registry::testing::{GEMMA3_FILE as GEMMA, SMOLLM2_FILE as SMOLLM};
 
 /// Path of a default test model; panics with a hint when it is missing.
 pub fn model_path(file: &str) -> PathBuf {
-    let dir = std::env::var_os("NOA_TEST_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/noa/test-models")
-    });
-    let p = dir.join(file);
-    assert!(
-        p.is_file(),
-        "test model `{}` is missing; run scripts/test-models.sh (or set NOA_TEST_MODELS_DIR)",
-        p.display()
-    );
-    p
+    noa_registry::testing::test_model(file)
 }
 
 /// Small context, a few sequences, the machine's threads: fast to load.
