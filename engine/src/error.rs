@@ -30,7 +30,24 @@ pub enum EngineError {
     Crashed { cause: String },
 }
 
+/// How a worker killed by an illegal instruction is described (see `isolated`): the
+/// start of its crash cause, and of the reason a load it died in failed with.
+pub(crate) const ILLEGAL_INSTRUCTION: &str = "SIGILL (Illegal instruction)";
+
 impl EngineError {
+    /// The engine's worker died of an illegal instruction, while loading or later:
+    /// llama.cpp was built with instructions this CPU lacks, and a rebuild here fixes
+    /// it.
+    pub fn is_illegal_instruction(&self) -> bool {
+        match self {
+            Self::Crashed { cause } => cause.starts_with(ILLEGAL_INSTRUCTION),
+            Self::Load { reason, .. } => reason
+                .strip_prefix(crate::isolated::DIED_WHILE_LOADING)
+                .is_some_and(|cause| cause.starts_with(ILLEGAL_INSTRUCTION)),
+            _ => false,
+        }
+    }
+
     /// The engine failed, not the request: its worker died or hung, the model could
     /// not be (re)loaded. A bench item that met one was not answered, so it must not
     /// be scored (a resume runs it again); a server may try another model.

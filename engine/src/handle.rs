@@ -10,8 +10,51 @@ use crate::generate::Reply;
 use crate::isolated::{WorkerModel, WorkerState};
 use crate::{
     ChatMessage, EngineConfig, EngineError, GenerateRequest, Generation, LocalModel, Loglikelihood,
-    LoglikelihoodRequest, ModelInfo, SpeedResult, StreamEvent, TemplateKind,
+    LoglikelihoodRequest, ModelInfo, SpeedRequest, SpeedResult, StreamEvent, TemplateKind,
 };
+
+/// What every place a model runs offers: queue one generation with the channel its
+/// answer goes to. Blocking, batched and streamed generation are built on it here,
+/// once, for [`Model`], [`LocalModel`] and [`WorkerModel`].
+pub(crate) trait Submit {
+    fn submit(&self, request: GenerateRequest, reply: Reply);
+
+    /// One request, blocking until done.
+    fn generate_one(&self, request: GenerateRequest) -> Result<Generation, EngineError> {
+        let (tx, rx) = mpsc::channel();
+        self.submit(request, Reply::Once(tx));
+        rx.recv().map_err(|_| EngineError::WorkerGone)?
+    }
+
+    /// Many requests submitted together (so they decode together); results in order.
+    fn generate_all(&self, requests: Vec<GenerateRequest>) -> Vec<Result<Generation, EngineError>> {
+        let receivers: Vec<_> = requests
+            .into_iter()
+            .map(|r| {
+                let (tx, rx) = mpsc::channel();
+                self.submit(r, Reply::Once(tx));
+                rx
+            })
+            .collect();
+        receivers.into_iter().map(|rx| rx.recv().map_err(|_| EngineError::WorkerGone)?).collect()
+    }
+
+    /// One request whose tokens arrive as they are generated.
+    fn stream(&self, request: GenerateRequest) -> mpsc::Receiver<StreamEvent> {
+        let (tx, rx) = mpsc::channel();
+        self.submit(request, Reply::Stream(tx));
+        rx
+    }
+}
+
+impl Submit for Model {
+    fn submit(&self, request: GenerateRequest, reply: Reply) {
+        match self {
+            Model::InProcess(m) => m.submit(request, reply),
+            Model::Worker(w) => w.submit(request, reply),
+        }
+    }
+}
 
 /// A loaded model. Cheap to clone; clones share the model.
 #[derive(Clone, Debug)]
@@ -72,18 +115,9 @@ impl Model {
         }
     }
 
-    fn submit(&self, request: GenerateRequest, reply: Reply) {
-        match self {
-            Model::InProcess(m) => m.submit(request, reply),
-            Model::Worker(w) => w.submit(request, reply),
-        }
-    }
-
     /// One request, blocking until done.
     pub fn generate(&self, request: GenerateRequest) -> Result<Generation, EngineError> {
-        let (tx, rx) = mpsc::channel();
-        self.submit(request, Reply::Once(tx));
-        rx.recv().map_err(|_| EngineError::WorkerGone)?
+        self.generate_one(request)
     }
 
     /// Many requests decoded together (up to `n_seq_max` at a time); results in order.
@@ -91,15 +125,7 @@ impl Model {
         &self,
         requests: Vec<GenerateRequest>,
     ) -> Vec<Result<Generation, EngineError>> {
-        let receivers: Vec<_> = requests
-            .into_iter()
-            .map(|r| {
-                let (tx, rx) = mpsc::channel();
-                self.submit(r, Reply::Once(tx));
-                rx
-            })
-            .collect();
-        receivers.into_iter().map(|rx| rx.recv().map_err(|_| EngineError::WorkerGone)?).collect()
+        self.generate_all(requests)
     }
 
     /// Stream one request's tokens; the last event is `Done` or `Failed`.
@@ -107,12 +133,10 @@ impl Model {
         &self,
         request: GenerateRequest,
     ) -> Result<mpsc::Receiver<StreamEvent>, EngineError> {
-        if let (Model::InProcess(m), crate::Prompt::Chat(msgs)) = (self, &request.prompt) {
-            m.render_chat(msgs)?;
+        match self {
+            Model::InProcess(m) => m.generate_stream(request),
+            Model::Worker(_) => Ok(self.stream(request)),
         }
-        let (tx, rx) = mpsc::channel();
-        self.submit(request, Reply::Stream(tx));
-        Ok(rx)
     }
 
     /// Log-likelihood of each continuation; results in order (see `loglik`).
@@ -133,9 +157,10 @@ impl Model {
         n_gen: u32,
         repetitions: u32,
     ) -> Result<SpeedResult, EngineError> {
+        let request = SpeedRequest { n_prompt, n_gen, repetitions };
         match self {
-            Model::InProcess(m) => m.speed(n_prompt, n_gen, repetitions),
-            Model::Worker(w) => w.speed(n_prompt, n_gen, repetitions),
+            Model::InProcess(m) => m.speed(request),
+            Model::Worker(w) => w.speed(request),
         }
     }
 

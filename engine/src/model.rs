@@ -15,12 +15,13 @@ use llama_cpp_2::token::LlamaToken;
 
 use crate::backend::backend;
 use crate::generate::{GenJob, Reply};
+use crate::handle::Submit;
 use crate::header::check_gguf;
 use crate::template::{ChatRenderer, TemplateKind};
 use crate::worker::Job;
 use crate::{
     ChatMessage, EngineConfig, EngineError, GenerateRequest, Generation, Loglikelihood,
-    LoglikelihoodRequest, ModelInfo, Prompt, SpeedResult, StreamEvent,
+    LoglikelihoodRequest, ModelInfo, Prompt, SpeedRequest, SpeedResult, StreamEvent,
 };
 
 /// A loaded model. Cheap to clone; all clones talk to the same worker thread. The
@@ -127,28 +128,9 @@ impl LocalModel {
         crate::generate::tokenize_prompt(&self.inner.model, text).len()
     }
 
-    pub(crate) fn submit(&self, request: GenerateRequest, reply: Reply) {
-        let enqueued = Instant::now();
-        let rendered = match &request.prompt {
-            Prompt::Raw(s) => Ok(s.clone()),
-            Prompt::Chat(m) => self.render_chat(m),
-        };
-        match rendered {
-            Err(e) => reply.fail(e),
-            Ok(rendered) => {
-                let job = Job::Generate(GenJob { request, rendered, reply, enqueued });
-                if let Err(mpsc::SendError(Job::Generate(g))) = self.inner.jobs.send(job) {
-                    g.reply.fail(EngineError::WorkerGone);
-                }
-            }
-        }
-    }
-
     /// One request, blocking until done.
     pub fn generate(&self, request: GenerateRequest) -> Result<Generation, EngineError> {
-        let (tx, rx) = mpsc::channel();
-        self.submit(request, Reply::Once(tx));
-        rx.recv().map_err(|_| EngineError::WorkerGone)?
+        self.generate_one(request)
     }
 
     /// Many requests decoded together (up to `n_seq_max` at a time); results in order.
@@ -156,15 +138,7 @@ impl LocalModel {
         &self,
         requests: Vec<GenerateRequest>,
     ) -> Vec<Result<Generation, EngineError>> {
-        let receivers: Vec<_> = requests
-            .into_iter()
-            .map(|r| {
-                let (tx, rx) = mpsc::channel();
-                self.submit(r, Reply::Once(tx));
-                rx
-            })
-            .collect();
-        receivers.into_iter().map(|rx| rx.recv().map_err(|_| EngineError::WorkerGone)?).collect()
+        self.generate_all(requests)
     }
 
     /// Stream one request's tokens; the last event is `Done` or `Failed`.
@@ -175,9 +149,7 @@ impl LocalModel {
         if let Prompt::Chat(m) = &request.prompt {
             self.render_chat(m)?;
         }
-        let (tx, rx) = mpsc::channel();
-        self.submit(request, Reply::Stream(tx));
-        Ok(rx)
+        Ok(self.stream(request))
     }
 
     /// Log-likelihood of each continuation; results in order. Options of one question
@@ -195,18 +167,33 @@ impl LocalModel {
         rx.recv().unwrap_or_else(|_| (0..n).map(|_| Err(EngineError::WorkerGone)).collect())
     }
 
-    /// llama-bench style pp/tg measurement (`n_prompt` 0 or `n_gen` 0 skips that test).
-    pub fn speed(
-        &self,
-        n_prompt: u32,
-        n_gen: u32,
-        repetitions: u32,
-    ) -> Result<SpeedResult, EngineError> {
+    /// llama-bench style pp/tg measurement, on the worker thread.
+    pub fn speed(&self, request: SpeedRequest) -> Result<SpeedResult, EngineError> {
+        let SpeedRequest { n_prompt, n_gen, repetitions } = request;
         let (reply, rx) = mpsc::channel();
         self.inner
             .jobs
             .send(Job::Speed { n_prompt, n_gen, repetitions, reply })
             .map_err(|_| EngineError::WorkerGone)?;
         rx.recv().map_err(|_| EngineError::WorkerGone)?
+    }
+}
+
+impl Submit for LocalModel {
+    fn submit(&self, request: GenerateRequest, reply: Reply) {
+        let enqueued = Instant::now();
+        let rendered = match &request.prompt {
+            Prompt::Raw(s) => Ok(s.clone()),
+            Prompt::Chat(m) => self.render_chat(m),
+        };
+        match rendered {
+            Err(e) => reply.fail(e),
+            Ok(rendered) => {
+                let job = Job::Generate(GenJob { request, rendered, reply, enqueued });
+                if let Err(mpsc::SendError(Job::Generate(g))) = self.inner.jobs.send(job) {
+                    g.reply.fail(EngineError::WorkerGone);
+                }
+            }
+        }
     }
 }

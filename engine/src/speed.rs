@@ -10,13 +10,26 @@
 use std::num::NonZeroU32;
 use std::time::Instant;
 
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
+use serde::{Deserialize, Serialize};
+
 use crate::backend::backend;
 use crate::{EngineError, SpeedResult};
+
+/// What to measure: llama-bench's `-p`, `-n` and `-r`. `n_prompt` 0 or `n_gen` 0 skips
+/// that test. One value, so the in-process model, the worker and the protocol between
+/// them pass the same thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeedRequest {
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    pub repetitions: u32,
+}
 
 const BENCH_N_BATCH: u32 = 2048;
 const BENCH_N_UBATCH: u32 = 512;
@@ -68,80 +81,114 @@ fn test(
     n_gen: u32,
     reps: u32,
 ) -> Result<Vec<f64>, EngineError> {
-    let dec = |e: String| EngineError::Decode(format!("speed test: {e}"));
+    let mut ctx = bench_context(model, threads, n_prompt + n_gen)?;
+    let mut feed = Feed::new(model);
+    ctx.clear_kv_cache();
+    // Warm-up, as llama-bench does: a whole prompt run, or one generated token.
+    feed.run(&mut ctx, n_prompt, n_gen.min(1))?;
+    let mut samples = Vec::with_capacity(reps as usize);
+    for _ in 0..reps {
+        ctx.clear_kv_cache();
+        let t0 = Instant::now();
+        feed.run(&mut ctx, n_prompt, n_gen)?;
+        let secs = t0.elapsed().as_secs_f64();
+        samples.push(f64::from(n_prompt + n_gen) / secs);
+    }
+    Ok(samples)
+}
+
+fn speed_error(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Decode(format!("speed test: {e}"))
+}
+
+/// A fresh context of `n_ctx` tokens with llama-bench's batch sizes.
+fn bench_context(
+    model: &LlamaModel,
+    threads: u32,
+    n_ctx: u32,
+) -> Result<LlamaContext<'_>, EngineError> {
     let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_prompt + n_gen))
+        .with_n_ctx(NonZeroU32::new(n_ctx))
         .with_n_batch(BENCH_N_BATCH)
         .with_n_ubatch(BENCH_N_UBATCH)
         .with_swa_full(false)
         .with_n_threads(threads as i32)
         .with_n_threads_batch(threads as i32);
-    let mut ctx = model.new_context(backend()?, params).map_err(|e| dec(e.to_string()))?;
-    let vocab = model.vocab();
-    let n_vocab = vocab.n_tokens();
-    let bos = vocab.should_add_bos().then(|| vocab.bos());
-    let mut rng = Lcg(0x5eed);
-    let mut tokens: Vec<LlamaToken> = Vec::with_capacity(BENCH_N_BATCH as usize);
-    let mut gen_batch = LlamaBatch::new(1, 1);
+    model.new_context(backend()?, params).map_err(speed_error)
+}
 
-    let mut prompt = |ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
-                      rng: &mut Lcg|
-     -> Result<(), EngineError> {
+/// The random tokens a test decodes, drawn in the order llama-bench draws them (one
+/// generator for the warm-up and every repetition).
+struct Feed {
+    rng: Lcg,
+    n_vocab: i32,
+    /// The first token of a prompt, when the model adds a BOS.
+    bos: Option<LlamaToken>,
+    tokens: Vec<LlamaToken>,
+    gen_batch: LlamaBatch<'static>,
+}
+
+impl Feed {
+    fn new(model: &LlamaModel) -> Self {
+        let vocab = model.vocab();
+        Feed {
+            rng: Lcg(0x5eed),
+            n_vocab: vocab.n_tokens(),
+            bos: vocab.should_add_bos().then(|| vocab.bos()),
+            tokens: Vec::with_capacity(BENCH_N_BATCH as usize),
+            gen_batch: LlamaBatch::new(1, 1),
+        }
+    }
+
+    /// A prompt of `n_prompt` tokens, then `n_gen` generated ones (0 skips either).
+    fn run(
+        &mut self,
+        ctx: &mut LlamaContext<'_>,
+        n_prompt: u32,
+        n_gen: u32,
+    ) -> Result<(), EngineError> {
+        if n_prompt > 0 {
+            self.prompt(ctx, n_prompt)?;
+        }
+        if n_gen > 0 {
+            self.generate(ctx, n_gen)?;
+        }
+        Ok(())
+    }
+
+    /// pp: `n_prompt` tokens decoded in batches of `BENCH_N_BATCH`.
+    fn prompt(&mut self, ctx: &mut LlamaContext<'_>, n_prompt: u32) -> Result<(), EngineError> {
         let mut done = 0;
         while done < n_prompt {
             let n = (n_prompt - done).min(BENCH_N_BATCH);
-            tokens.clear();
-            tokens.push(match bos {
+            self.tokens.clear();
+            self.tokens.push(match self.bos {
                 Some(b) if done == 0 => b,
-                _ => rng.next(n_vocab),
+                _ => self.rng.next(self.n_vocab),
             });
             for _ in 1..n {
-                tokens.push(rng.next(n_vocab));
+                self.tokens.push(self.rng.next(self.n_vocab));
             }
-            let mut batch = LlamaBatch::get_one(&tokens).map_err(|e| dec(e.to_string()))?;
-            ctx.decode(&mut batch).map_err(|e| dec(e.to_string()))?;
+            let mut batch = LlamaBatch::get_one(&self.tokens).map_err(speed_error)?;
+            ctx.decode(&mut batch).map_err(speed_error)?;
             done += n;
         }
         ctx.synchronize();
         Ok(())
-    };
-    let mut generate = |ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
-                        rng: &mut Lcg,
-                        n: u32|
-     -> Result<(), EngineError> {
-        let mut token = bos.unwrap_or_else(|| rng.next(n_vocab));
+    }
+
+    /// tg: `n` single tokens, synchronising after each.
+    fn generate(&mut self, ctx: &mut LlamaContext<'_>, n: u32) -> Result<(), EngineError> {
+        let mut token = self.bos.unwrap_or_else(|| self.rng.next(self.n_vocab));
         for pos in 0..n {
-            gen_batch.clear();
-            gen_batch.add(token, pos as i32, &[0], true).map_err(|e| dec(e.to_string()))?;
-            ctx.decode(&mut gen_batch).map_err(|e| dec(e.to_string()))?;
+            self.gen_batch.clear();
+            self.gen_batch.add(token, pos as i32, &[0], true).map_err(speed_error)?;
+            ctx.decode(&mut self.gen_batch).map_err(speed_error)?;
             ctx.synchronize();
-            token = rng.next(n_vocab);
+            token = self.rng.next(self.n_vocab);
         }
         Ok(())
-    };
-
-    ctx.clear_kv_cache();
-    // Warm-up, as llama-bench does: a whole prompt run, or one generated token.
-    if n_prompt > 0 {
-        prompt(&mut ctx, &mut rng)?;
     }
-    if n_gen > 0 {
-        generate(&mut ctx, &mut rng, 1)?;
-    }
-    let mut samples = Vec::with_capacity(reps as usize);
-    for _ in 0..reps {
-        ctx.clear_kv_cache();
-        let t0 = Instant::now();
-        if n_prompt > 0 {
-            prompt(&mut ctx, &mut rng)?;
-        }
-        if n_gen > 0 {
-            generate(&mut ctx, &mut rng, n_gen)?;
-        }
-        let secs = t0.elapsed().as_secs_f64();
-        samples.push(f64::from(n_prompt + n_gen) / secs);
-    }
-    Ok(samples)
 }
 
 /// Mean and sample standard deviation (n - 1), as llama-bench reports them.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ChatMessage, EngineConfig, EngineError, GenerateRequest, Generation, Loglikelihood,
-    LoglikelihoodRequest, ModelInfo, SpeedResult, TemplateKind,
+    LoglikelihoodRequest, ModelInfo, SpeedRequest, SpeedResult, TemplateKind,
 };
 
 /// The first line a worker reads: what to load.
@@ -28,7 +28,7 @@ pub(crate) struct Load {
 pub(crate) enum Request {
     Generate { id: u64, request: GenerateRequest, deadline_ms: Option<u64> },
     Loglikelihood { id: u64, requests: Vec<LoglikelihoodRequest> },
-    Speed { id: u64, n_prompt: u32, n_gen: u32, repetitions: u32 },
+    Speed { id: u64, request: SpeedRequest },
     Render { id: u64, messages: Vec<ChatMessage> },
     CountTokens { id: u64, text: String },
 }

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,15 +18,19 @@ use std::time::{Duration, Instant};
 
 use super::protocol::{Load, Request, Response, encode};
 use crate::generate::Reply;
+use crate::handle::Submit;
 use crate::{
     ChatMessage, EngineConfig, EngineError, GenerateRequest, Generation, Loglikelihood,
-    LoglikelihoodRequest, ModelInfo, SpeedResult, StreamEvent, TemplateKind, WorkerCommand,
+    LoglikelihoodRequest, ModelInfo, SpeedRequest, SpeedResult, StreamEvent, TemplateKind,
+    WorkerCommand,
 };
 
 /// How long a worker may take to load its model before it is taken as hung.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(600);
 /// How far past a request's deadline a worker may stay silent about it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(10);
+/// How the reason a load failed with starts when the worker died while loading.
+pub(crate) const DIED_WHILE_LOADING: &str = "the engine worker died while loading it: ";
 /// Lines of a worker's stderr kept to explain its death.
 const STDERR_LINES: usize = 20;
 
@@ -213,7 +217,7 @@ fn describe(status: ExitStatus) -> String {
     match (status.signal(), status.code()) {
         (Some(sig), _) => {
             let (name, what) = match sig {
-                libc::SIGILL => ("SIGILL", "Illegal instruction"),
+                libc::SIGILL => return crate::error::ILLEGAL_INSTRUCTION.to_owned(),
                 libc::SIGABRT => ("SIGABRT", "Aborted"),
                 libc::SIGBUS => ("SIGBUS", "Bus error"),
                 libc::SIGFPE => ("SIGFPE", "Floating-point exception"),
@@ -233,6 +237,10 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
+/// What a worker says once it has loaded: the model's info, its template kind, BOS
+/// text and llama.cpp's system info.
+type Loaded = (ModelInfo, TemplateKind, String, String);
+
 /// Start a worker for `path` and wait for it to load. `crashes` collects the causes of
 /// its death if it dies later.
 fn spawn(
@@ -241,32 +249,13 @@ fn spawn(
     command: &WorkerCommand,
     requests_before: u64,
     crashes: Arc<Mutex<Vec<String>>>,
-) -> Result<(Arc<Process>, ModelInfo, TemplateKind, String, String), EngineError> {
+) -> Result<(Arc<Process>, Loaded), EngineError> {
     let shown = path.display().to_string();
     let load_err = |reason: String| EngineError::Load { path: shown.clone(), reason };
-    let mut child = Command::new(&command.program)
-        .args(&command.args)
-        .envs(command.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            load_err(format!("cannot start the engine worker `{}`: {e}", command.program.display()))
-        })?;
-    let (Some(mut stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        let _ = child.kill();
-        return Err(load_err("the engine worker has no pipes".into()));
-    };
     let mut cfg = config.clone();
     cfg.worker = None;
-    let load = Load { path: shown.clone(), config: cfg, requests_before };
-    if let Err(e) = stdin.write_all(encode(&load)?.as_bytes()) {
-        let _ = child.kill();
-        return Err(load_err(format!("cannot talk to the engine worker: {e}")));
-    }
+    let load = encode(&Load { path: shown.clone(), config: cfg, requests_before })?;
+    let (child, stdin, stdout, stderr) = start_child(command, &load).map_err(load_err)?;
     let proc = Arc::new(Process {
         pid: child.id(),
         child: Mutex::new(child),
@@ -275,8 +264,48 @@ fn spawn(
         next_id: AtomicU64::new(1),
         stderr: Arc::new(Mutex::new(VecDeque::new())),
     });
+    let stderr_done = keep_stderr_tail(&proc, stderr)?;
+    let ready = read_replies(&proc, stdout, stderr_done, crashes)?;
+    let watched = Arc::clone(&proc);
+    let hang = command.hang_timeout;
+    thread("noa-worker-watchdog", move || watchdog(&watched, hang))?;
+    let loaded = await_ready(&proc, &ready).map_err(|e| e.into_error(load_err))?;
+    Ok((proc, loaded))
+}
 
-    let (stderr_done_tx, stderr_done) = mpsc::channel();
+/// Start the worker process and send it `load` (the encoded [`Load`]). The error is
+/// the reason, for `EngineError::Load`.
+fn start_child(
+    command: &WorkerCommand,
+    load: &str,
+) -> Result<(Child, ChildStdin, ChildStdout, ChildStderr), String> {
+    let mut child = Command::new(&command.program)
+        .args(&command.args)
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!("cannot start the engine worker `{}`: {e}", command.program.display())
+        })?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        let _ = child.kill();
+        return Err("the engine worker has no pipes".into());
+    };
+    if let Err(e) = stdin.write_all(load.as_bytes()) {
+        let _ = child.kill();
+        return Err(format!("cannot talk to the engine worker: {e}"));
+    }
+    Ok((child, stdin, stdout, stderr))
+}
+
+/// Keep the last `STDERR_LINES` lines of the worker's stderr (llama.cpp's log) to
+/// explain its death; the receiver hears when stderr has closed.
+fn keep_stderr_tail(proc: &Process, stderr: ChildStderr) -> Result<Receiver<()>, EngineError> {
+    let (done_tx, done) = mpsc::channel();
     let tail = Arc::clone(&proc.stderr);
     let pid = proc.pid;
     thread("noa-worker-stderr", move || {
@@ -289,11 +318,23 @@ fn spawn(
             }
             t.push_back(line);
         }
-        let _ = stderr_done_tx.send(());
+        let _ = done_tx.send(());
     })?;
+    Ok(done)
+}
 
+/// Route the worker's replies to their callers until its output closes, then bury it.
+/// The receiver gets the load outcome (`Ready` or `LoadFailed`), or hangs up when the
+/// worker died first.
+fn read_replies(
+    proc: &Arc<Process>,
+    stdout: ChildStdout,
+    stderr_done: Receiver<()>,
+    crashes: Arc<Mutex<Vec<String>>>,
+) -> Result<Receiver<Response>, EngineError> {
     let (ready_tx, ready_rx) = mpsc::channel();
-    let reader = Arc::clone(&proc);
+    let reader = Arc::clone(proc);
+    let pid = proc.pid;
     thread("noa-worker-reader", move || {
         let mut ready = Some(ready_tx);
         for line in BufReader::new(stdout).lines() {
@@ -320,22 +361,39 @@ fn spawn(
         }
         drop(ready);
     })?;
+    Ok(ready_rx)
+}
 
-    let watched = Arc::clone(&proc);
-    let hang = command.hang_timeout;
-    thread("noa-worker-watchdog", move || watchdog(&watched, hang))?;
+/// Why a worker did not load.
+enum NotLoaded {
+    /// The worker's own error (the model would not load).
+    Failed(EngineError),
+    /// Hung or died: the reason, for `EngineError::Load`.
+    Lost(String),
+}
 
-    match ready_rx.recv_timeout(LOAD_TIMEOUT) {
+impl NotLoaded {
+    fn into_error(self, load_err: impl FnOnce(String) -> EngineError) -> EngineError {
+        match self {
+            NotLoaded::Failed(e) => e,
+            NotLoaded::Lost(reason) => load_err(reason),
+        }
+    }
+}
+
+/// Wait for the worker to say it has loaded; close or kill it when it will not.
+fn await_ready(proc: &Process, ready: &Receiver<Response>) -> Result<Loaded, NotLoaded> {
+    match ready.recv_timeout(LOAD_TIMEOUT) {
         Ok(Response::Ready { info, template, bos, system_info }) => {
-            Ok((proc, info, template, bos, system_info))
+            Ok((info, template, bos, system_info))
         }
         Ok(Response::LoadFailed { error }) => {
             proc.close();
-            Err(error)
+            Err(NotLoaded::Failed(error))
         }
         Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {
             proc.kill(format!("hung: not loaded after {} s", LOAD_TIMEOUT.as_secs()));
-            Err(load_err(format!(
+            Err(NotLoaded::Lost(format!(
                 "the engine worker did not load it in {} s",
                 LOAD_TIMEOUT.as_secs()
             )))
@@ -343,7 +401,7 @@ fn spawn(
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             // Died while loading: the reader has buried it with the cause.
             let cause = lock(&proc.shared).dead.clone().unwrap_or_else(|| "it exited".into());
-            Err(load_err(format!("the engine worker died while loading it: {cause}")))
+            Err(NotLoaded::Lost(format!("{DIED_WHILE_LOADING}{cause}")))
         }
     }
 }
@@ -444,7 +502,7 @@ impl WorkerModel {
             .ok_or_else(|| EngineError::Unavailable("no worker command configured".into()))?;
         let crashes = Arc::new(Mutex::new(Vec::new()));
         let t0 = Instant::now();
-        let (proc, mut info, template, bos, system_info) =
+        let (proc, (mut info, template, bos, system_info)) =
             spawn(path, config, &command, 0, Arc::clone(&crashes))?;
         // Load time as the caller sees it: process start included.
         info.load_ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -530,16 +588,6 @@ impl WorkerModel {
         self.starts.load(Ordering::Relaxed).saturating_sub(1)
     }
 
-    pub(crate) fn submit(&self, request: GenerateRequest, reply: Reply) {
-        let deadline = request.deadline;
-        let ms = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
-        self.call(Waiter::Gen(reply, deadline), true, move |id| Request::Generate {
-            id,
-            request,
-            deadline_ms: ms,
-        });
-    }
-
     pub fn loglikelihood_batch(
         &self,
         requests: Vec<LoglikelihoodRequest>,
@@ -550,19 +598,10 @@ impl WorkerModel {
         rx.recv().unwrap_or_else(|_| vec![Err(EngineError::WorkerGone); n])
     }
 
-    pub fn speed(
-        &self,
-        n_prompt: u32,
-        n_gen: u32,
-        repetitions: u32,
-    ) -> Result<SpeedResult, EngineError> {
+    /// llama-bench style pp/tg measurement, in the worker.
+    pub fn speed(&self, request: SpeedRequest) -> Result<SpeedResult, EngineError> {
         let (tx, rx) = mpsc::channel();
-        self.call(Waiter::Speed(tx), true, move |id| Request::Speed {
-            id,
-            n_prompt,
-            n_gen,
-            repetitions,
-        });
+        self.call(Waiter::Speed(tx), true, move |id| Request::Speed { id, request });
         rx.recv().map_err(|_| EngineError::WorkerGone)?
     }
 
@@ -582,14 +621,43 @@ impl WorkerModel {
 
     /// One generation, blocking.
     pub fn generate(&self, request: GenerateRequest) -> Result<Generation, EngineError> {
-        let (tx, rx) = mpsc::channel();
-        self.submit(request, Reply::Once(tx));
-        rx.recv().map_err(|_| EngineError::WorkerGone)?
+        self.generate_one(request)
+    }
+}
+
+impl Submit for WorkerModel {
+    fn submit(&self, request: GenerateRequest, reply: Reply) {
+        let deadline = request.deadline;
+        let ms = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
+        self.call(Waiter::Gen(reply, deadline), true, move |id| Request::Generate {
+            id,
+            request,
+            deadline_ms: ms,
+        });
     }
 }
 
 impl Drop for WorkerModel {
     fn drop(&mut self) {
         lock(&self.current).close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    #[test]
+    fn an_illegal_instruction_is_known_by_the_error_not_by_its_reader() {
+        let cause = describe(ExitStatus::from_raw(libc::SIGILL));
+        assert_eq!(cause, "SIGILL (Illegal instruction)");
+        assert!(EngineError::Crashed { cause: cause.clone() }.is_illegal_instruction());
+        let reason = format!("{DIED_WHILE_LOADING}{cause}; its last words: `x`");
+        assert!(EngineError::Load { path: "m".into(), reason }.is_illegal_instruction());
+        let segv = describe(ExitStatus::from_raw(libc::SIGSEGV));
+        assert_eq!(segv, "SIGSEGV (Segmentation fault)");
+        assert!(!EngineError::Crashed { cause: segv }.is_illegal_instruction());
     }
 }

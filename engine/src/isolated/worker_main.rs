@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::fault::{self, Fault};
 use super::protocol::{Load, Request, Response, encode};
 use crate::generate::Reply;
+use crate::handle::Submit;
 use crate::{EngineError, LocalModel, StreamEvent};
 
 /// Run a worker on this process's stdin and stdout; the process exit code.
@@ -105,10 +106,10 @@ fn dispatch(model: &LocalModel, request: Request, due: Option<Fault>) {
                 send(&Response::Loglikelihood { id, results });
             });
         }
-        Request::Speed { id, n_prompt, n_gen, repetitions } => {
+        Request::Speed { id, request } => {
             let model = model.clone();
             spawn(move || {
-                let result = model.speed(n_prompt, n_gen, repetitions);
+                let result = model.speed(request);
                 send(&Response::Speed { id, result });
             });
         }
