@@ -29,8 +29,27 @@ pub struct ChatOutput {
     pub text: String,
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
-    /// OpenAI finish reason: `stop` or `length`.
-    pub finish_reason: &'static str,
+    pub finish_reason: FinishReason,
+}
+
+/// Why a completion ended, as OpenAI names it (`stop`, `length`) in `finish_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model ended it (end of generation, a stop string, a satisfied constraint).
+    Stop,
+    /// `max_tokens` reached (or the context filled up).
+    Length,
+}
+
+impl FinishReason {
+    /// The word the OpenAI API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+        }
+    }
 }
 
 /// A streamed piece of a completion.

@@ -98,85 +98,91 @@ impl World {
     }
 
     fn try_call(&mut self, tool: &str, args: &Map<String, Value>) -> Result<String, String> {
-        Ok(match tool {
-            "calculator" => {
-                format_number(eval(&arg(args, "expression")?).map_err(|e| format!("error: {e}"))?)
+        match tool {
+            "calculator" => Ok(format_number(
+                eval(&arg(args, "expression")?).map_err(|e| format!("error: {e}"))?,
+            )),
+            "list_files" | "read_file" | "write_file" | "delete_file" => self.file_call(tool, args),
+            "calendar_add" => self.calendar_add(args),
+            "calendar_list" => Ok(self.calendar_list(args)),
+            "calendar_delete" => self.calendar_delete(args),
+            "kv_set" => {
+                let key = arg(args, "key")?;
+                let value = arg(args, "value")?;
+                self.kv.insert(key.clone(), value);
+                Ok(format!("stored `{key}`"))
             }
-            "list_files" => {
-                if self.files.is_empty() {
-                    "(no files)".to_string()
-                } else {
-                    self.files.keys().cloned().collect::<Vec<_>>().join("\n")
-                }
+            "kv_get" => {
+                let key = arg(args, "key")?;
+                self.kv.get(&key).cloned().ok_or(format!("error: no key `{key}`"))
             }
-            "read_file" => {
-                let p = norm_path(&arg(args, "path")?);
-                self.files.get(&p).cloned().ok_or(format!("error: no file `{p}`"))?
-            }
+            other => Err(format!("error: unknown tool `{other}`")),
+        }
+    }
+
+    /// `list_files`, `read_file`, `write_file`, `delete_file`.
+    fn file_call(&mut self, tool: &str, args: &Map<String, Value>) -> Result<String, String> {
+        if tool == "list_files" {
+            return Ok(if self.files.is_empty() {
+                "(no files)".to_string()
+            } else {
+                self.files.keys().cloned().collect::<Vec<_>>().join("\n")
+            });
+        }
+        let p = norm_path(&arg(args, "path")?);
+        match tool {
+            "read_file" => self.files.get(&p).cloned().ok_or(format!("error: no file `{p}`")),
             "write_file" => {
-                let p = norm_path(&arg(args, "path")?);
                 if p.is_empty() {
                     return Err("error: empty path".to_string());
                 }
                 let content = arg(args, "content")?;
                 self.files.insert(p.clone(), content);
-                format!("wrote `{p}`")
+                Ok(format!("wrote `{p}`"))
             }
-            "delete_file" => {
-                let p = norm_path(&arg(args, "path")?);
+            _ => {
                 self.files.remove(&p).ok_or(format!("error: no file `{p}`"))?;
-                format!("deleted `{p}`")
+                Ok(format!("deleted `{p}`"))
             }
-            "calendar_add" => {
-                let date = arg(args, "date")?.trim().to_string();
-                if !valid_date(&date) {
-                    return Err(format!("error: date `{date}` is not YYYY-MM-DD"));
-                }
-                let raw_time = arg(args, "time")?;
-                let time =
-                    norm_time(&raw_time).ok_or(format!("error: time `{raw_time}` is not HH:MM"))?;
-                let title = arg(args, "title")?.trim().to_string();
-                let line = format!("added {date} {time} {title}");
-                self.events.push(Event { date, time, title });
-                self.events.sort();
-                line
-            }
-            "calendar_list" => {
-                let date = args
-                    .get("date")
-                    .and_then(Value::as_str)
-                    .map(str::trim)
-                    .filter(|d| !d.is_empty());
-                let lines: Vec<String> = self
-                    .events
-                    .iter()
-                    .filter(|e| date.is_none_or(|d| e.date == d))
-                    .map(|e| format!("{} {} {}", e.date, e.time, e.title))
-                    .collect();
-                if lines.is_empty() { "(no events)".to_string() } else { lines.join("\n") }
-            }
-            "calendar_delete" => {
-                let date = arg(args, "date")?.trim().to_string();
-                let title = arg(args, "title")?.trim().to_lowercase();
-                let before = self.events.len();
-                self.events.retain(|e| !(e.date == date && e.title.to_lowercase() == title));
-                match before - self.events.len() {
-                    0 => return Err(format!("error: no event `{title}` on {date}")),
-                    n => format!("deleted {n} event(s)"),
-                }
-            }
-            "kv_set" => {
-                let key = arg(args, "key")?;
-                let value = arg(args, "value")?;
-                self.kv.insert(key.clone(), value);
-                format!("stored `{key}`")
-            }
-            "kv_get" => {
-                let key = arg(args, "key")?;
-                self.kv.get(&key).cloned().ok_or(format!("error: no key `{key}`"))?
-            }
-            other => return Err(format!("error: unknown tool `{other}`")),
-        })
+        }
+    }
+
+    fn calendar_add(&mut self, args: &Map<String, Value>) -> Result<String, String> {
+        let date = arg(args, "date")?.trim().to_string();
+        if !valid_date(&date) {
+            return Err(format!("error: date `{date}` is not YYYY-MM-DD"));
+        }
+        let raw_time = arg(args, "time")?;
+        let time = norm_time(&raw_time).ok_or(format!("error: time `{raw_time}` is not HH:MM"))?;
+        let title = arg(args, "title")?.trim().to_string();
+        let line = format!("added {date} {time} {title}");
+        self.events.push(Event { date, time, title });
+        self.events.sort();
+        Ok(line)
+    }
+
+    /// The events of `date`, or all of them without one.
+    fn calendar_list(&self, args: &Map<String, Value>) -> String {
+        let date =
+            args.get("date").and_then(Value::as_str).map(str::trim).filter(|d| !d.is_empty());
+        let lines: Vec<String> = self
+            .events
+            .iter()
+            .filter(|e| date.is_none_or(|d| e.date == d))
+            .map(|e| format!("{} {} {}", e.date, e.time, e.title))
+            .collect();
+        if lines.is_empty() { "(no events)".to_string() } else { lines.join("\n") }
+    }
+
+    fn calendar_delete(&mut self, args: &Map<String, Value>) -> Result<String, String> {
+        let date = arg(args, "date")?.trim().to_string();
+        let title = arg(args, "title")?.trim().to_lowercase();
+        let before = self.events.len();
+        self.events.retain(|e| !(e.date == date && e.title.to_lowercase() == title));
+        match before - self.events.len() {
+            0 => Err(format!("error: no event `{title}` on {date}")),
+            n => Ok(format!("deleted {n} event(s)")),
+        }
     }
 }
 

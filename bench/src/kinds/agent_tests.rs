@@ -3,19 +3,10 @@
 //! replies are survived, and the turn limit holds.
 
 use super::*;
-use noa_engine::{FinishReason, Generation, RequestTimings};
 use serde_json::json;
 
 fn reply(text: &str) -> Option<Reply> {
-    Some(Reply::Generated(Generation {
-        text: text.to_string(),
-        prompt_tokens: 1,
-        cached_tokens: 0,
-        gen_tokens: 1,
-        finish: FinishReason::Eog,
-        timings: RequestTimings::default(),
-        rendered_prompt: String::new(),
-    }))
+    Some(Reply::Generated(crate::kinds::generated(text)))
 }
 
 fn items() -> Vec<(Item, Vec<Value>)> {

@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::kind::{Reply, Step};
-use noa_engine::{FinishReason, Generation, RequestTimings};
 
 const Q13: &str = r#"{"id": "simple_python_13", "question": [[{"role": "user", "content": "Calculate the area under the curve y=x^2 from x=1 to x=3."}]], "function": [{"name": "calculate_area_under_curve", "description": "Calculate the area under a mathematical function within a given interval.", "parameters": {"type": "dict", "properties": {"function": {"type": "string", "description": "The mathematical function as a string."}, "interval": {"type": "array", "items": {"type": "float"}, "description": "An array that defines the interval to calculate the area under the curve from the start to the end point."}, "method": {"type": "string", "description": "The numerical method to approximate the area under the curve. The default value is 'trapezoidal'."}}, "required": ["function", "interval"]}}]}"#;
 const A13: &str = r#"{"id": "simple_python_13", "ground_truth": [{"calculate_area_under_curve": {"function": ["x**2", "lambda x: x**2", "y=x**2"], "interval": [[1.0, 3.0]], "method": ["", "trapezoidal"]}}]}"#;
@@ -30,16 +29,7 @@ fn run(item: &Item, output: &str, constrained: bool) -> Score {
     let mut ep = Bfcl.episode(item, &settings);
     let Step::Generate(req) = ep.step(None) else { panic!("expected a generation") };
     assert_eq!(req.constraint.is_some(), constrained);
-    let g = Generation {
-        text: output.to_string(),
-        prompt_tokens: 1,
-        cached_tokens: 0,
-        gen_tokens: 1,
-        finish: FinishReason::Eog,
-        timings: RequestTimings::default(),
-        rendered_prompt: String::new(),
-    };
-    match ep.step(Some(Reply::Generated(g))) {
+    match ep.step(Some(Reply::Generated(crate::kinds::generated(output)))) {
         Step::Done(s) => s,
         other => panic!("{other:?}"),
     }

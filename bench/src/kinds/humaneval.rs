@@ -109,18 +109,9 @@ pub(crate) fn score_program(
 mod tests {
     use super::*;
     use crate::kind::{Reply, Step};
-    use noa_engine::{FinishReason, Generation, RequestTimings};
 
     fn gen_reply(text: &str) -> Option<Reply> {
-        Some(Reply::Generated(Generation {
-            text: text.to_string(),
-            prompt_tokens: 1,
-            cached_tokens: 0,
-            gen_tokens: 1,
-            finish: FinishReason::Eog,
-            timings: RequestTimings::default(),
-            rendered_prompt: String::new(),
-        }))
+        Some(Reply::Generated(crate::kinds::generated(text)))
     }
 
     fn item() -> Item {

@@ -131,28 +131,62 @@ fn ci(pattern: &str) -> Result<Regex, String> {
 }
 
 /// Whether `response` follows instruction `id` with arguments `kw` (IFEval's
-/// `check_following`). `Err` names an unknown id or a missing argument.
+/// `check_following`). `Err` names an unknown id or a missing argument. The checks
+/// are grouped by the family an id starts with.
 pub fn check(id: &str, kw: &Value, response: &str) -> Result<bool, String> {
-    let s = |k: &str| {
-        kw.get(k).and_then(Value::as_str).ok_or_else(|| format!("`{id}` needs argument `{k}`"))
-    };
-    let n = |k: &str| {
-        kw.get(k).and_then(Value::as_i64).ok_or_else(|| format!("`{id}` needs number `{k}`"))
-    };
-    let words = |k: &str| -> Result<Vec<String>, String> {
-        let list = kw
+    let a = Args { id, kw };
+    match id.split_once(':').map_or(id, |(family, _)| family) {
+        "length_constraints" => length_checks(&a, response),
+        "detectable_format" => format_checks(&a, response),
+        "detectable_content" | "change_case" | "punctuation" | "language" => {
+            content_checks(&a, response)
+        }
+        "combination" | "startend" => shape_checks(&a, response),
+        "keywords" => keyword_checks(&a, response),
+        _ => Err(unknown(id)),
+    }
+}
+
+fn unknown(id: &str) -> String {
+    format!("unknown instruction `{id}`")
+}
+
+/// An instruction's id and its arguments, read with errors naming both.
+struct Args<'a> {
+    id: &'a str,
+    kw: &'a Value,
+}
+
+impl Args<'_> {
+    fn s(&self, k: &str) -> Result<&str, String> {
+        let id = self.id;
+        self.kw.get(k).and_then(Value::as_str).ok_or_else(|| format!("`{id}` needs argument `{k}`"))
+    }
+
+    fn n(&self, k: &str) -> Result<i64, String> {
+        let id = self.id;
+        self.kw.get(k).and_then(Value::as_i64).ok_or_else(|| format!("`{id}` needs number `{k}`"))
+    }
+
+    fn words(&self, k: &str) -> Result<Vec<String>, String> {
+        let id = self.id;
+        let list = self
+            .kw
             .get(k)
             .and_then(Value::as_array)
             .ok_or_else(|| format!("`{id}` needs list `{k}`"))?;
         Ok(list.iter().filter_map(Value::as_str).map(str::to_string).collect())
-    };
-    Ok(match id {
-        "punctuation:no_comma" => !response.contains(','),
+    }
+}
+
+/// `length_constraints:*`: words, sentences, paragraphs.
+fn length_checks(a: &Args<'_>, response: &str) -> Result<bool, String> {
+    Ok(match a.id {
         "length_constraints:number_words" => {
-            relation_holds(s("relation")?, count_words(response), n("num_words")?)?
+            relation_holds(a.s("relation")?, count_words(response), a.n("num_words")?)?
         }
         "length_constraints:number_sentences" => {
-            relation_holds(s("relation")?, count_sentences(response), n("num_sentences")?)?
+            relation_holds(a.s("relation")?, count_sentences(response), a.n("num_sentences")?)?
         }
         "length_constraints:number_paragraphs" => {
             let parts: Vec<&str> = PARAGRAPH_DIVIDER.split(response).collect();
@@ -166,25 +200,31 @@ pub fn check(id: &str, kw: &Value, response: &str) -> Result<bool, String> {
                     }
                 }
             }
-            count == n("num_paragraphs")?
+            count == a.n("num_paragraphs")?
         }
-        "length_constraints:nth_paragraph_first_word" => {
-            let parts: Vec<&str> = response.split("\n\n").collect();
-            let count = parts.iter().filter(|p| !p.trim().is_empty()).count() as i64;
-            let nth = n("nth_paragraph")?;
-            if nth < 1 || nth > count {
-                return Ok(false);
-            }
-            let para = parts.get(nth as usize - 1).map_or("", |p| p.trim());
-            let Some(word) = para.split_whitespace().next() else { return Ok(false) };
-            let word = word.trim_start_matches('\'').trim_start_matches('"');
-            let first: String = word
-                .chars()
-                .take_while(|c| !".,?!'\"".contains(*c))
-                .collect::<String>()
-                .to_lowercase();
-            count == n("num_paragraphs")? && first == s("first_word")?.to_lowercase()
-        }
+        "length_constraints:nth_paragraph_first_word" => nth_paragraph_first_word(a, response)?,
+        other => return Err(unknown(other)),
+    })
+}
+
+fn nth_paragraph_first_word(a: &Args<'_>, response: &str) -> Result<bool, String> {
+    let parts: Vec<&str> = response.split("\n\n").collect();
+    let count = parts.iter().filter(|p| !p.trim().is_empty()).count() as i64;
+    let nth = a.n("nth_paragraph")?;
+    if nth < 1 || nth > count {
+        return Ok(false);
+    }
+    let para = parts.get(nth as usize - 1).map_or("", |p| p.trim());
+    let Some(word) = para.split_whitespace().next() else { return Ok(false) };
+    let word = word.trim_start_matches('\'').trim_start_matches('"');
+    let first: String =
+        word.chars().take_while(|c| !".,?!'\"".contains(*c)).collect::<String>().to_lowercase();
+    Ok(count == a.n("num_paragraphs")? && first == a.s("first_word")?.to_lowercase())
+}
+
+/// `detectable_format:*`: highlights, sections, bullets, fixed answers, JSON, titles.
+fn format_checks(a: &Args<'_>, response: &str) -> Result<bool, String> {
+    Ok(match a.id {
         "detectable_format:number_highlighted_sections" => {
             let single = HIGHLIGHT
                 .find_iter(response)
@@ -193,17 +233,17 @@ pub fn check(id: &str, kw: &Value, response: &str) -> Result<bool, String> {
                 let t = m.as_str();
                 !t[2..t.len() - 2].trim().is_empty()
             });
-            (single.count() + double.count()) as i64 >= n("num_highlights")?
+            (single.count() + double.count()) as i64 >= a.n("num_highlights")?
         }
         "detectable_format:multiple_sections" => {
-            let splitter = s("section_spliter")?.trim().to_string();
+            let splitter = a.s("section_spliter")?.trim().to_string();
             let pattern = re(&format!(r"\s?{}\s?\d+\s?", regex::escape(&splitter)));
-            pattern.find_iter(response).count() as i64 >= n("num_sections")?
+            pattern.find_iter(response).count() as i64 >= a.n("num_sections")?
         }
         "detectable_format:number_bullet_lists" => {
             (BULLET_STAR.find_iter(response).count() + BULLET_DASH.find_iter(response).count())
                 as i64
-                == n("num_bullets")?
+                == a.n("num_bullets")?
         }
         "detectable_format:constrained_response" => {
             let r = response.trim();
@@ -225,11 +265,18 @@ pub fn check(id: &str, kw: &Value, response: &str) -> Result<bool, String> {
         "detectable_format:title" => TITLE
             .find_iter(response)
             .any(|m| !m.as_str().trim_start_matches('<').trim_end_matches('>').trim().is_empty()),
+        other => return Err(unknown(other)),
+    })
+}
+
+/// What the text holds: placeholders, a postscript, letter case, commas, language.
+fn content_checks(a: &Args<'_>, response: &str) -> Result<bool, String> {
+    Ok(match a.id {
         "detectable_content:number_placeholders" => {
-            PLACEHOLDER.find_iter(response).count() as i64 >= n("num_placeholders")?
+            PLACEHOLDER.find_iter(response).count() as i64 >= a.n("num_placeholders")?
         }
         "detectable_content:postscript" => {
-            let marker = s("postscript_marker")?.trim().to_string();
+            let marker = a.s("postscript_marker")?.trim().to_string();
             let pattern = match marker.as_str() {
                 "P.P.S" => r"(?m)\s*p\.\s?p\.\s?s.*$".to_string(),
                 "P.S." => r"(?m)\s*p\.\s?s\..*$".to_string(),
@@ -245,12 +292,25 @@ pub fn check(id: &str, kw: &Value, response: &str) -> Result<bool, String> {
         }
         "change_case:capital_word_frequency" => {
             let caps = TOKEN.find_iter(response).filter(|t| py_is_case(t.as_str(), false)).count();
-            relation_holds(s("capital_relation")?, caps, n("capital_frequency")?)?
+            relation_holds(a.s("capital_relation")?, caps, a.n("capital_frequency")?)?
         }
+        "punctuation:no_comma" => !response.contains(','),
+        "language:response_language" => {
+            let want = a.s("language")?;
+            detect(response).is_none_or(|l| l == want)
+        }
+        other => return Err(unknown(other)),
+    })
+}
+
+/// How the response is laid out end to end: repeated prompt, two responses, how it
+/// ends, quotation marks.
+fn shape_checks(a: &Args<'_>, response: &str) -> Result<bool, String> {
+    Ok(match a.id {
         "combination:repeat_prompt" => response
             .trim()
             .to_lowercase()
-            .starts_with(&s("prompt_to_repeat")?.trim().to_lowercase()),
+            .starts_with(&a.s("prompt_to_repeat")?.trim().to_lowercase()),
         "combination:two_responses" => {
             let parts: Vec<&str> = response.split("******").collect();
             let mut valid = Vec::new();
@@ -265,46 +325,49 @@ pub fn check(id: &str, kw: &Value, response: &str) -> Result<bool, String> {
             }
             valid.len() == 2 && valid[0] != valid[1]
         }
+        "startend:end_checker" => {
+            let v = response.trim().trim_matches('"').to_lowercase();
+            v.ends_with(&a.s("end_phrase")?.trim().to_lowercase())
+        }
+        "startend:quotation" => {
+            let v = response.trim();
+            v.chars().count() > 1 && v.starts_with('"') && v.ends_with('"')
+        }
+        other => return Err(unknown(other)),
+    })
+}
+
+/// `keywords:*`: words present, absent, counted; letters counted.
+fn keyword_checks(a: &Args<'_>, response: &str) -> Result<bool, String> {
+    Ok(match a.id {
         "keywords:existence" => {
             let mut all = true;
-            for k in words("keywords")? {
+            for k in a.words("keywords")? {
                 all &= ci(&regex::escape(&k))?.is_match(response);
             }
             all
         }
         "keywords:forbidden_words" => {
             let mut none = true;
-            for w in words("forbidden_words")? {
+            for w in a.words("forbidden_words")? {
                 none &= !ci(&format!(r"\b{}\b", regex::escape(&w)))?.is_match(response);
             }
             none
         }
         "keywords:frequency" => {
-            let k = s("keyword")?.trim().to_string();
+            let k = a.s("keyword")?.trim().to_string();
             let count = ci(&regex::escape(&k))?.find_iter(response).count();
-            relation_holds(s("relation")?, count, n("frequency")?)?
+            relation_holds(a.s("relation")?, count, a.n("frequency")?)?
         }
         "keywords:letter_frequency" => {
-            let letter = s("letter")?.trim().to_lowercase();
+            let letter = a.s("letter")?.trim().to_lowercase();
             let lower = response.to_lowercase();
             let count = match letter.chars().next() {
                 Some(l) => lower.chars().filter(|c| *c == l).count(),
                 None => 0,
             };
-            relation_holds(s("let_relation")?, count, n("let_frequency")?)?
+            relation_holds(a.s("let_relation")?, count, a.n("let_frequency")?)?
         }
-        "language:response_language" => {
-            let want = s("language")?;
-            detect(response).is_none_or(|l| l == want)
-        }
-        "startend:end_checker" => {
-            let v = response.trim().trim_matches('"').to_lowercase();
-            v.ends_with(&s("end_phrase")?.trim().to_lowercase())
-        }
-        "startend:quotation" => {
-            let v = response.trim();
-            v.chars().count() > 1 && v.starts_with('"') && v.ends_with('"')
-        }
-        other => return Err(format!("unknown instruction `{other}`")),
+        other => return Err(unknown(other)),
     })
 }

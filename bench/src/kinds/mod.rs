@@ -83,6 +83,20 @@ pub(crate) fn test_data(rel: &str) -> Option<std::path::PathBuf> {
     }
 }
 
+/// What the engine answers in kind tests: `text`, as a finished generation.
+#[cfg(test)]
+pub(crate) fn generated(text: &str) -> noa_engine::Generation {
+    noa_engine::Generation {
+        text: text.to_string(),
+        prompt_tokens: 1,
+        cached_tokens: 0,
+        gen_tokens: 1,
+        finish: noa_engine::FinishReason::Eog,
+        timings: noa_engine::RequestTimings::default(),
+        rendered_prompt: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use noa_registry::runs::RunManifest;
+use noa_registry::runs::{RunManifest, RunModelStatus};
 use noa_registry::{Decision, DecisionStatus, ModelEntry, PairStatus};
 
 use crate::suite::LoadedSuite;
@@ -169,7 +169,8 @@ impl Scope {
 /// Indices (into `models`) of the leader and every rival still in an open comparison
 /// with it, leaving out models that failed.
 fn involved_models(d: &Decision, models: &[ModelEntry], manifest: &RunManifest) -> Vec<usize> {
-    let failed = |id: &str| manifest.models.iter().any(|m| m.id == id && m.status == "failed");
+    let failed =
+        |id: &str| manifest.models.iter().any(|m| m.id == id && m.status == RunModelStatus::Failed);
     let open = d.pairs.iter().filter(|p| p.status == PairStatus::Open).map(|p| p.rival.as_str());
     std::iter::once(d.leader.as_str())
         .chain(open)

@@ -163,45 +163,74 @@ pub fn parse<R: Read>(r: R, len: u64) -> Result<GgufHeader, String> {
         return Err("the file is empty".to_owned());
     }
     let mut rd = Reader { inner: r, pos: 0, len, values: 0 };
-    let magic = rd.bytes::<4>("magic")?;
-    if &magic != MAGIC {
-        return Err(format!("no GGUF magic (starts with {magic:02x?}, expected \"GGUF\")"));
-    }
-    let version = rd.u32("version")?;
-    if !(2..=3).contains(&version) {
-        return Err(format!("GGUF version {version} is not supported (2 and 3 are)"));
-    }
-    let n_tensors = rd.u64("tensor count")?;
-    let n_kv = rd.u64("metadata count")?;
-    // A key/value pair takes at least 8 (key length) + 4 (type) + 1 bytes.
-    if n_kv > MAX_COUNT || n_kv.saturating_mul(13) > rd.remaining() {
-        return Err(format!("header claims {n_kv} metadata entries, more than the file can hold"));
-    }
-    // A tensor info takes at least 8 + 4 + 4 + 8 bytes.
-    if n_tensors > MAX_COUNT || n_tensors.saturating_mul(24) > rd.remaining() {
-        return Err(format!("header claims {n_tensors} tensors, more than the file can hold"));
-    }
-    let mut metadata: Vec<(String, Value)> = Vec::with_capacity(n_kv.min(4096) as usize);
-    for i in 0..n_kv {
-        let key = rd.string(&format!("metadata key #{i}"))?;
-        let ty = rd.u32(&key)?;
-        let value = rd.value(ty, &key, 0)?;
-        if metadata.iter().any(|(k, _)| *k == key) {
-            return Err(format!("metadata key `{key}` appears twice"));
-        }
-        metadata.push((key, value));
-    }
-    let alignment = match metadata.iter().find(|(k, _)| k == "general.alignment") {
-        None => 32,
-        Some((_, v)) => match v.as_u64() {
-            Some(a) if a > 0 && a.is_power_of_two() && a <= 1 << 20 => a,
-            _ => return Err(format!("general.alignment {v:?} is not a power of two")),
-        },
-    };
+    let (version, n_tensors, n_kv) = rd.preamble()?;
+    let metadata = rd.metadata(n_kv)?;
+    let alignment = alignment(&metadata)?;
     let mut tensors = Vec::with_capacity(n_tensors.min(4096) as usize);
     for i in 0..n_tensors {
-        let name = rd.string(&format!("name of tensor #{i}"))?;
-        let n_dims = rd.u32(&name)?;
+        tensors.push(rd.tensor_info(i, alignment)?);
+    }
+    let data_offset = rd.pos.div_ceil(alignment).saturating_mul(alignment);
+    if data_offset > len {
+        return Err(format!("tensor data would start at byte {data_offset}, past the end ({len})"));
+    }
+    rd.skip_to(data_offset)?;
+    check_tensor_data(&tensors, data_offset, len)?;
+    if !matches!(
+        metadata.iter().find(|(k, _)| k == "general.architecture"),
+        Some((_, Value::String(_)))
+    ) {
+        return Err("metadata has no `general.architecture` string".to_owned());
+    }
+    Ok(GgufHeader { version, metadata, tensors, data_offset, file_size: len })
+}
+
+impl<R: Read> Reader<R> {
+    /// Magic, version and the two counts: `(version, tensors, metadata entries)`, the
+    /// counts checked against the bytes that remain.
+    fn preamble(&mut self) -> Res<(u32, u64, u64)> {
+        let magic = self.bytes::<4>("magic")?;
+        if &magic != MAGIC {
+            return Err(format!("no GGUF magic (starts with {magic:02x?}, expected \"GGUF\")"));
+        }
+        let version = self.u32("version")?;
+        if !(2..=3).contains(&version) {
+            return Err(format!("GGUF version {version} is not supported (2 and 3 are)"));
+        }
+        let n_tensors = self.u64("tensor count")?;
+        let n_kv = self.u64("metadata count")?;
+        // A key/value pair takes at least 8 (key length) + 4 (type) + 1 bytes.
+        if n_kv > MAX_COUNT || n_kv.saturating_mul(13) > self.remaining() {
+            return Err(format!(
+                "header claims {n_kv} metadata entries, more than the file can hold"
+            ));
+        }
+        // A tensor info takes at least 8 + 4 + 4 + 8 bytes.
+        if n_tensors > MAX_COUNT || n_tensors.saturating_mul(24) > self.remaining() {
+            return Err(format!("header claims {n_tensors} tensors, more than the file can hold"));
+        }
+        Ok((version, n_tensors, n_kv))
+    }
+
+    /// `n_kv` key/value pairs, each key once.
+    fn metadata(&mut self, n_kv: u64) -> Res<Vec<(String, Value)>> {
+        let mut metadata: Vec<(String, Value)> = Vec::with_capacity(n_kv.min(4096) as usize);
+        for i in 0..n_kv {
+            let key = self.string(&format!("metadata key #{i}"))?;
+            let ty = self.u32(&key)?;
+            let value = self.value(ty, &key, 0)?;
+            if metadata.iter().any(|(k, _)| *k == key) {
+                return Err(format!("metadata key `{key}` appears twice"));
+            }
+            metadata.push((key, value));
+        }
+        Ok(metadata)
+    }
+
+    /// The `i`-th tensor's info, its shape, type and offset checked.
+    fn tensor_info(&mut self, i: u64, alignment: u64) -> Res<TensorInfo> {
+        let name = self.string(&format!("name of tensor #{i}"))?;
+        let n_dims = self.u32(&name)?;
         if n_dims == 0 || n_dims > MAX_DIMS {
             return Err(format!(
                 "tensor `{name}` has {n_dims} dimensions (1 to {MAX_DIMS} allowed)"
@@ -209,22 +238,32 @@ pub fn parse<R: Read>(r: R, len: u64) -> Result<GgufHeader, String> {
         }
         let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
-            dims.push(rd.u64(&name)?);
+            dims.push(self.u64(&name)?);
         }
-        let ggml_type = rd.u32(&name)?;
-        let offset = rd.u64(&name)?;
+        let ggml_type = self.u32(&name)?;
+        let offset = self.u64(&name)?;
         let size = tensor_bytes(&name, &dims, ggml_type)?;
         if offset % alignment != 0 {
             return Err(format!("tensor `{name}` offset {offset} is not aligned to {alignment}"));
         }
-        tensors.push(TensorInfo { name, dims, ggml_type, offset, size });
+        Ok(TensorInfo { name, dims, ggml_type, offset, size })
     }
-    let data_offset = rd.pos.div_ceil(alignment).saturating_mul(alignment);
-    if data_offset > len {
-        return Err(format!("tensor data would start at byte {data_offset}, past the end ({len})"));
+}
+
+/// `general.alignment`, or GGUF's default of 32.
+fn alignment(metadata: &[(String, Value)]) -> Res<u64> {
+    match metadata.iter().find(|(k, _)| k == "general.alignment") {
+        None => Ok(32),
+        Some((_, v)) => match v.as_u64() {
+            Some(a) if a > 0 && a.is_power_of_two() && a <= 1 << 20 => Ok(a),
+            _ => Err(format!("general.alignment {v:?} is not a power of two")),
+        },
     }
-    rd.skip_to(data_offset)?;
-    for t in &tensors {
+}
+
+/// Every tensor's data lies inside the file.
+fn check_tensor_data(tensors: &[TensorInfo], data_offset: u64, len: u64) -> Res<()> {
+    for t in tensors {
         let end = data_offset.checked_add(t.offset).and_then(|o| o.checked_add(t.size));
         match end {
             Some(end) if end <= len => {}
@@ -237,13 +276,7 @@ pub fn parse<R: Read>(r: R, len: u64) -> Result<GgufHeader, String> {
             }
         }
     }
-    if !matches!(
-        metadata.iter().find(|(k, _)| k == "general.architecture"),
-        Some((_, Value::String(_)))
-    ) {
-        return Err("metadata has no `general.architecture` string".to_owned());
-    }
-    Ok(GgufHeader { version, metadata, tensors, data_offset, file_size: len })
+    Ok(())
 }
 
 /// Bytes a tensor of shape `dims` and ggml type `ty` occupies; checked arithmetic.
