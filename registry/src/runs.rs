@@ -45,6 +45,10 @@ pub struct ItemRecord {
     #[serde(default)]
     pub detail: Option<String>,
     pub prompt_tokens: u32,
+    /// Of `prompt_tokens`, those whose KV cells were copied from a shared prefix (or
+    /// reused) instead of decoded for this item.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shared_tokens: u32,
     pub gen_tokens: u32,
     pub timings: ItemTimings,
     /// Set when the item could not be run (engine error, timeout); score is then 0.
@@ -97,8 +101,7 @@ pub struct RunManifest {
 pub struct RunModel {
     pub id: String,
     pub sha256: String,
-    /// `ok`, `failed`, `skipped` or `running`.
-    pub status: String,
+    pub status: RunModelStatus,
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]
@@ -109,6 +112,50 @@ pub struct RunModel {
     /// scored; `noa bench --resume` runs them again) and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crashes: Vec<EngineCrash>,
+}
+
+/// Where a model stands in a run. Written as the words manifests have always held
+/// (`pending`, `running`, `ok`, `failed`, `skipped`), so older manifests still read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunModelStatus {
+    /// Not started yet (or a failed model given another try by `--resume`).
+    Pending,
+    /// Being measured now, or interrupted while it was.
+    Running,
+    /// Every suite measured.
+    Ok,
+    /// It would not load, or its engine kept crashing: `RunModel::error` says why.
+    Failed,
+    /// Nothing left to run for it (every item done or cached).
+    Skipped,
+}
+
+impl RunModelStatus {
+    /// The word the manifest holds.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// A status equals the word a manifest holds for it, so readers of `manifest.json`
+/// as text and of [`RunManifest`] agree (`status == "failed"`).
+impl PartialEq<&str> for RunModelStatus {
+    fn eq(&self, word: &&str) -> bool {
+        self.as_str() == *word
+    }
+}
+
+impl std::fmt::Display for RunModelStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The engine's worker died (or hung and was killed) during a run.
@@ -206,4 +253,24 @@ pub struct PolicyReplay {
     pub regret_curve: Vec<f64>,
     /// Share of requests sent to each model.
     pub model_share: Vec<(String, f64)>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_status_reads_and_writes_the_words_manifests_hold() {
+        for word in ["pending", "running", "ok", "failed", "skipped"] {
+            let status: RunModelStatus = serde_json::from_value(word.into()).unwrap();
+            assert_eq!(status.as_str(), word);
+            assert_eq!(serde_json::to_value(status).unwrap(), word);
+            assert!(status == word);
+        }
+        assert!(serde_json::from_value::<RunModelStatus>("done".into()).is_err());
+    }
 }

@@ -22,25 +22,25 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub isolation: super::IsolationArgs,
     /// Models to bench, comma-separated ids (default: every installed model).
-    #[arg(long, value_delimiter = ',', env = "NOA_BENCH_MODELS", value_name = "IDS")]
+    #[arg(long, value_delimiter = ',', env = env_vars::NOA_BENCH_MODELS, value_name = "IDS")]
     pub models: Vec<String>,
     /// Suites to run, comma-separated ids (default: all; see `noa evalsets list`).
-    #[arg(long, value_delimiter = ',', env = "NOA_BENCH_SUITES", value_name = "IDS")]
+    #[arg(long, value_delimiter = ',', env = env_vars::NOA_BENCH_SUITES, value_name = "IDS")]
     pub suites: Vec<String>,
     /// Only suites of these use cases, comma-separated (e.g. `code_generation,qa`).
-    #[arg(long, value_delimiter = ',', env = "NOA_BENCH_USE_CASES", value_name = "USE_CASES")]
+    #[arg(long, value_delimiter = ',', env = env_vars::NOA_BENCH_USE_CASES, value_name = "USE_CASES")]
     pub use_cases: Vec<String>,
     /// Items per suite, overriding each suite's default sample size (with sequential
     /// allocation: the first round's, which is otherwise half the default sample).
-    #[arg(long, env = "NOA_BENCH_LIMIT", value_name = "N")]
+    #[arg(long, env = env_vars::NOA_BENCH_LIMIT, value_name = "N")]
     pub limit: Option<usize>,
     /// Cap every suite's generation length, tokens (quick runs; changes the results'
     /// settings hash, so they are cached apart from full-length runs).
-    #[arg(long, env = "NOA_BENCH_MAX_TOKENS", value_name = "N")]
+    #[arg(long, env = env_vars::NOA_BENCH_MAX_TOKENS, value_name = "N")]
     pub max_tokens: Option<u32>,
     /// Stop starting new items after this long (e.g. `8m`, `90s`); what was done is
     /// recorded and the run can be resumed.
-    #[arg(long, env = "NOA_BENCH_TIME_BUDGET", value_name = "DURATION")]
+    #[arg(long, env = env_vars::NOA_BENCH_TIME_BUDGET, value_name = "DURATION")]
     pub time_budget: Option<String>,
     /// Resume an interrupted run (the latest one, or the run id given): items already
     /// recorded are skipped.
@@ -50,10 +50,10 @@ pub struct BenchArgs {
     #[arg(long, env = env_vars::NOA_THREADS, value_name = "N")]
     pub threads: Option<u32>,
     /// Sequences decoded together in one batch (1 = one request at a time).
-    #[arg(long, default_value_t = 8, env = "NOA_BENCH_BATCH", value_name = "N")]
+    #[arg(long, default_value_t = 8, env = env_vars::NOA_BENCH_BATCH, value_name = "N")]
     pub batch: u32,
     /// Context tokens per sequence.
-    #[arg(long, default_value_t = 2048, env = "NOA_BENCH_CTX", value_name = "TOKENS")]
+    #[arg(long, default_value_t = 2048, env = env_vars::NOA_BENCH_CTX, value_name = "TOKENS")]
     pub ctx: u32,
     /// llama.cpp flash attention: `auto`, `on` or `off` (off generates faster on CPUs).
     #[arg(long, default_value = "off", env = env_vars::NOA_FLASH_ATTN, value_name = "POLICY")]
@@ -61,30 +61,35 @@ pub struct BenchArgs {
     /// Reuse the KV cells of a prompt prefix shared with an earlier request (agent
     /// turns, few-shot preambles): about 2x faster on those suites, but outputs then
     /// depend slightly on what ran before each item, so runs are not reproducible.
-    #[arg(long, env = "NOA_BENCH_PREFIX_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = env_vars::NOA_BENCH_PREFIX_CACHE, value_parser = clap::builder::FalseyValueParser::new())]
     pub prefix_cache: bool,
+    /// Decode each suite's shared prompt prefix (few-shot preamble, instruction,
+    /// system prompt) once per model instead of once per item, copying its KV cells.
+    /// On by default: an item's answer still does not depend on what ran before it.
+    #[arg(long, env = env_vars::NOA_BENCH_NO_PREFIX_SHARE, value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_prefix_share: bool,
     /// Threads that score answers (Python unit tests...) beside the decode loop.
-    #[arg(long, default_value_t = 2, env = "NOA_BENCH_SCORER_THREADS", value_name = "N")]
+    #[arg(long, default_value_t = 2, env = env_vars::NOA_BENCH_SCORER_THREADS, value_name = "N")]
     pub scorer_threads: usize,
     /// Recompute every item instead of reusing identical earlier results.
-    #[arg(long, env = "NOA_BENCH_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = env_vars::NOA_BENCH_NO_CACHE, value_parser = clap::builder::FalseyValueParser::new())]
     pub no_cache: bool,
     /// Extra folders of suites (`:`-separated), after the built-in ones.
     #[arg(long, env = noa_bench::suite::NOA_SUITES_DIR, value_delimiter = ':', value_name = "DIRS")]
     pub suites_dir: Vec<PathBuf>,
     /// Do not write measurements into `models.json`.
-    #[arg(long, env = "NOA_BENCH_NO_REGISTRY", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = env_vars::NOA_BENCH_NO_REGISTRY, value_parser = clap::builder::FalseyValueParser::new())]
     pub no_registry: bool,
     /// How items are spent: `sequential` (rounds; under a time budget, each round's
     /// items go to the use cases whose winner is still undecided) or `fixed` (every
     /// suite's sample, the same for every model).
-    #[arg(long, default_value = "sequential", env = "NOA_BENCH_ALLOCATION", value_name = "HOW")]
+    #[arg(long, default_value = "sequential", env = env_vars::NOA_BENCH_ALLOCATION, value_name = "HOW")]
     pub allocation: noa_bench::Allocation,
     /// Paired differences between models within ± this count as ties.
-    #[arg(long, default_value_t = noa_bench::decide::DEFAULT_TIE_MARGIN, env = "NOA_TIE_MARGIN", value_name = "SCORE")]
+    #[arg(long, default_value_t = noa_bench::decide::DEFAULT_TIE_MARGIN, env = env_vars::NOA_TIE_MARGIN, value_name = "SCORE")]
     pub tie_margin: f64,
     /// Sequential allocation: at most this many items per suite.
-    #[arg(long, default_value_t = noa_bench::runner::plan::DEFAULT_MAX_ITEMS, env = "NOA_BENCH_MAX_ITEMS", value_name = "N")]
+    #[arg(long, default_value_t = noa_bench::runner::plan::DEFAULT_MAX_ITEMS, env = env_vars::NOA_BENCH_MAX_ITEMS, value_name = "N")]
     pub max_items: usize,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
@@ -120,6 +125,7 @@ pub fn run(args: BenchArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         n_ctx: args.ctx,
         flash_attn: args.flash_attn,
         prefix_cache: args.prefix_cache,
+        prefix_share: !args.no_prefix_share,
         scorer_threads: args.scorer_threads.max(1),
         no_cache: args.no_cache,
         suite_dirs,
@@ -133,7 +139,11 @@ pub fn run(args: BenchArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let report = noa_bench::run(&ctx.home, &options, &progress).map_err(user_facing)?;
     progress.clear();
     print_summary(&report, args.json)?;
-    let all_failed = report.manifest.models.iter().all(|m| m.status == "failed");
+    let all_failed = report
+        .manifest
+        .models
+        .iter()
+        .all(|m| m.status == noa_registry::runs::RunModelStatus::Failed);
     Ok(if all_failed { Outcome::Failure } else { Outcome::Success })
 }
 
@@ -243,26 +253,13 @@ fn summary_rows(report: &RunReport) -> Vec<serde_json::Value> {
 }
 
 fn print_summary(report: &RunReport, as_json: bool) -> anyhow::Result<()> {
-    let measured: Vec<UseCase> = report.measurements.iter().map(|(_, m)| m.use_case).collect();
-    let not_measured: Vec<serde_json::Value> = [UseCase::Vision]
-        .into_iter()
-        .chain(UseCase::ALL.into_iter().filter(|u| *u != UseCase::Vision && *u != UseCase::General))
-        .filter(|u| !measured.contains(u))
-        .map(|u| {
-            let why = if u == UseCase::Vision {
-                "needs a vision model; none is installed".to_owned()
-            } else {
-                "no suite of this use case ran (data absent or not selected)".to_owned()
-            };
-            json!({"use_case": u, "why": why})
-        })
-        .collect();
     let skipped: Vec<serde_json::Value> = report
         .manifest
         .suites
         .iter()
         .filter_map(|s| s.skipped.as_ref().map(|why| json!({"suite": s.id, "why": why})))
         .collect();
+    let not_measured = not_measured(report);
     let mut out = std::io::stdout().lock();
     if as_json {
         let doc = json!({
@@ -283,6 +280,51 @@ fn print_summary(report: &RunReport, as_json: bool) -> anyhow::Result<()> {
         writeln!(out)?;
         return Ok(());
     }
+    print_results(&mut out, report)?;
+    for s in &skipped {
+        let (suite, why) = (s["suite"].as_str().unwrap_or(""), s["why"].as_str().unwrap_or(""));
+        writeln!(out, "skipped {suite}: {why}")?;
+    }
+    for u in &not_measured {
+        let (uc, why) = (u["use_case"].as_str().unwrap_or(""), u["why"].as_str().unwrap_or(""));
+        writeln!(out, "not measured {uc}: {why}")?;
+    }
+    print_decisions(&mut out, &report.decisions)?;
+    writeln!(
+        out,
+        "run {} ({} items run, {} reused from cache, {} resumed) in {}: {}",
+        report.run_id,
+        report.ran,
+        report.cached,
+        report.resumed,
+        format_duration(std::time::Duration::from_secs_f64(report.wall_s)),
+        report.dir.display()
+    )?;
+    Ok(())
+}
+
+/// The use cases this run has no measurement of, and why (vision first: it needs a
+/// model kind the user may not have; `general` is never measured on its own).
+fn not_measured(report: &RunReport) -> Vec<serde_json::Value> {
+    let measured: Vec<UseCase> = report.measurements.iter().map(|(_, m)| m.use_case).collect();
+    [UseCase::Vision]
+        .into_iter()
+        .chain(UseCase::ALL.into_iter().filter(|u| *u != UseCase::Vision && *u != UseCase::General))
+        .filter(|u| !measured.contains(u))
+        .map(|u| {
+            let why = if u == UseCase::Vision {
+                "needs a vision model; none is installed".to_owned()
+            } else {
+                "no suite of this use case ran (data absent or not selected)".to_owned()
+            };
+            json!({"use_case": u, "why": why})
+        })
+        .collect()
+}
+
+/// One table row per model and suite: score with its 95% half-width, items, p95
+/// end-to-end latency and tokens/s, or why the measurement failed.
+fn print_results(out: &mut impl Write, report: &RunReport) -> anyhow::Result<()> {
     writeln!(
         out,
         "{:<24} {:<26} {:>16} {:>5} {:>12} {:>9}",
@@ -303,33 +345,6 @@ fn print_summary(report: &RunReport, as_json: bool) -> anyhow::Result<()> {
         });
         writeln!(out, "{model:<24} {:<26} {score:>16} {n:>5} {p95:>12.0} {tps:>9.1}", m.key.suite)?;
     }
-    for s in &skipped {
-        writeln!(
-            out,
-            "skipped {}: {}",
-            s["suite"].as_str().unwrap_or(""),
-            s["why"].as_str().unwrap_or("")
-        )?;
-    }
-    for u in &not_measured {
-        writeln!(
-            out,
-            "not measured {}: {}",
-            u["use_case"].as_str().unwrap_or(""),
-            u["why"].as_str().unwrap_or("")
-        )?;
-    }
-    print_decisions(&mut out, &report.decisions)?;
-    writeln!(
-        out,
-        "run {} ({} items run, {} reused from cache, {} resumed) in {}: {}",
-        report.run_id,
-        report.ran,
-        report.cached,
-        report.resumed,
-        format_duration(std::time::Duration::from_secs_f64(report.wall_s)),
-        report.dir.display()
-    )?;
     Ok(())
 }
 

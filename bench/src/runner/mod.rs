@@ -15,6 +15,7 @@ pub mod schedule;
 #[cfg(test)]
 mod schedule_tests;
 mod scope;
+mod shared;
 pub mod trace;
 
 use std::collections::HashSet;
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use noa_engine::{EngineConfig, Model, TemplateKind};
-use noa_registry::runs::{EngineCrash, ItemRecord, RunManifest};
+use noa_registry::runs::{EngineCrash, ItemRecord, RunManifest, RunModelStatus};
 use noa_registry::{Measurement, NoaHome};
 
 pub use plan::{Allocation, RunOptions, RunPlan};
@@ -252,18 +253,18 @@ fn run_model(
     let Some(slot) = manifest.models.iter().position(|m| m.id == entry.id) else {
         return Ok(());
     };
-    if todo == 0 || manifest.models[slot].status == "failed" {
+    if todo == 0 || manifest.models[slot].status == RunModelStatus::Failed {
         return Ok(());
     }
     if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
         st.budget_hit = true;
-        if manifest.models[slot].status != "ok" {
-            manifest.models[slot].status = "skipped".into();
+        if manifest.models[slot].status != RunModelStatus::Ok {
+            manifest.models[slot].status = RunModelStatus::Skipped;
         }
         return Ok(());
     }
     ctx.progress.model_started(&entry.id, todo as u64);
-    manifest.models[slot].status = "running".into();
+    manifest.models[slot].status = RunModelStatus::Running;
     ctx.run.write_manifest(manifest)?;
     let model = match load_model(ctx.home, entry, ctx.plan, ctx.worker.clone()) {
         Ok((model, load_ms)) => {
@@ -272,9 +273,9 @@ fn run_model(
         }
         Err(reason) => {
             ctx.progress.message(&format!("model `{}` failed: {reason}", entry.id));
-            manifest.models[slot].status = "failed".into();
+            manifest.models[slot].status = RunModelStatus::Failed;
             manifest.models[slot].error = Some(reason);
-            ctx.progress.model_finished(&entry.id, "failed");
+            ctx.progress.model_finished(&entry.id, RunModelStatus::Failed.as_str());
             return ctx.run.write_manifest(manifest);
         }
     };
@@ -292,15 +293,15 @@ fn run_model(
                 "model `{}` failed: its engine crashed {crashes} times",
                 entry.id
             ));
-            manifest.models[slot].status = "failed".into();
+            manifest.models[slot].status = RunModelStatus::Failed;
             manifest.models[slot].error = Some(format!(
                 "engine crashed {crashes} times; last: {reason} (run `noa doctor`; `noa bench --resume {}` tries it again)",
                 ctx.run.id
             ));
         }
-        None => manifest.models[slot].status = "ok".into(),
+        None => manifest.models[slot].status = RunModelStatus::Ok,
     }
-    ctx.progress.model_finished(&entry.id, &manifest.models[slot].status);
+    ctx.progress.model_finished(&entry.id, manifest.models[slot].status.as_str());
     ctx.run.write_manifest(manifest)
 }
 
@@ -385,8 +386,12 @@ fn decisions_of(
     items: &[ItemRecord],
     plan: &RunPlan,
 ) -> Vec<noa_registry::Decision> {
-    let models: Vec<String> =
-        manifest.models.iter().filter(|m| m.status != "failed").map(|m| m.id.clone()).collect();
+    let models: Vec<String> = manifest
+        .models
+        .iter()
+        .filter(|m| m.status != RunModelStatus::Failed)
+        .map(|m| m.id.clone())
+        .collect();
     let meta = crate::decide::DecisionMeta {
         hardware: manifest.hardware.id.clone(),
         engine_build: manifest.engine_build.clone(),
@@ -497,7 +502,8 @@ fn items_left(
     scope: &Scope,
     done: &HashSet<(String, String, String)>,
 ) -> usize {
-    let failed = |id: &str| manifest.models.iter().any(|m| m.id == id && m.status == "failed");
+    let failed =
+        |id: &str| manifest.models.iter().any(|m| m.id == id && m.status == RunModelStatus::Failed);
     let mut left = 0;
     for (mi, e) in models.iter().enumerate().filter(|(_, e)| !failed(&e.id)) {
         for (si, s) in suites.iter().enumerate() {
@@ -539,6 +545,7 @@ fn load_model(
         n_seq_max: plan.batch,
         flash_attn: plan.flash_attn,
         prefix_cache: plan.prefix_cache,
+        prefix_share: plan.prefix_share,
         worker,
         ..EngineConfig::default()
     };
@@ -576,6 +583,7 @@ impl RecordCtx<'_> {
             score: if score.value.is_finite() { score.value.clamp(0.0, 1.0) } else { 0.0 },
             detail: score.detail,
             prompt_tokens: trace.prompt_tokens,
+            shared_tokens: trace.shared_tokens,
             gen_tokens: trace.gen_tokens,
             timings: trace.timings(),
             error: trace.error.clone(),

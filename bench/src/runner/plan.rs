@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use noa_engine::FlashAttention;
-use noa_registry::runs::{RunManifest, RunModel, RunSuite};
+use noa_registry::runs::{RunManifest, RunModel, RunModelStatus, RunSuite};
 use noa_registry::store::RegistryStore;
 use noa_registry::{ModelEntry, NoaHome, UseCase};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,9 @@ pub struct RunOptions {
     pub flash_attn: FlashAttention,
     /// Reuse prompt prefixes' KV cells between requests (see `EngineConfig`).
     pub prefix_cache: bool,
+    /// Decode a suite's shared prompt prefix once per model and copy its KV cells to
+    /// every item (see `EngineConfig::prefix_share`).
+    pub prefix_share: bool,
     pub scorer_threads: usize,
     pub no_cache: bool,
     /// Extra suite folders (after the built-in suites).
@@ -112,6 +115,7 @@ impl Default for RunOptions {
             n_ctx: 2048,
             flash_attn: FlashAttention::Off,
             prefix_cache: false,
+            prefix_share: true,
             scorer_threads: 2,
             no_cache: false,
             suite_dirs: Vec::new(),
@@ -140,6 +144,8 @@ pub struct RunPlan {
     pub flash_attn: FlashAttention,
     #[serde(default)]
     pub prefix_cache: bool,
+    #[serde(default)]
+    pub prefix_share: bool,
     pub scorer_threads: usize,
     pub no_cache: bool,
     pub write_registry: bool,
@@ -180,29 +186,11 @@ pub(super) fn prepare(
     let runs_dir = home.runs_dir();
     let resumed = match &options.resume {
         None => None,
-        Some(id) => {
-            let id = match id {
-                Some(id) => id.clone(),
-                None => {
-                    latest_run(&runs_dir).ok_or_else(|| RunError::NoSuchRun("(latest)".into()))?
-                }
-            };
-            let run = RunDir::new(&runs_dir, &id);
-            if !run.manifest_path().is_file() {
-                return Err(RunError::NoSuchRun(id));
-            }
-            let manifest = run.read_manifest()?;
-            let plan: RunPlan = serde_json::from_value(manifest.settings.clone()).map_err(|e| {
-                RunError::Corrupt {
-                    path: run.manifest_path().display().to_string(),
-                    reason: e.to_string(),
-                }
-            })?;
-            Some((run, manifest, plan))
-        }
+        Some(id) => Some(reopen(&runs_dir, id.as_deref())?),
     };
-    let model_ids = match &resumed {
-        Some((_, _, plan)) => plan.models.clone(),
+    let plan = resumed.as_ref().map(|(_, _, plan)| plan);
+    let model_ids = match plan {
+        Some(plan) => plan.models.clone(),
         None if options.models.is_empty() => {
             registry.models.iter().filter(|m| m.file.is_some()).map(|m| m.id.clone()).collect()
         }
@@ -216,13 +204,9 @@ pub(super) fn prepare(
     if models.is_empty() {
         return Err(RunError::NoModels);
     }
-    let suite_dirs = match &resumed {
-        Some((_, _, plan)) => plan.suite_dirs.clone(),
-        None => options.suite_dirs.clone(),
-    };
-    let set = SuiteSet::discover(&suite_dirs)?;
-    let chosen: Vec<&Suite> = match &resumed {
-        Some((_, _, plan)) => set.select(&plan.suites)?,
+    let set = SuiteSet::discover(plan.map_or(&options.suite_dirs, |p| &p.suite_dirs))?;
+    let chosen: Vec<&Suite> = match plan {
+        Some(plan) => set.select(&plan.suites)?,
         None => set
             .select(&options.suites)?
             .into_iter()
@@ -231,41 +215,125 @@ pub(super) fn prepare(
             })
             .collect(),
     };
-    let limit = resumed.as_ref().map_or(options.limit, |(_, _, p)| p.limit);
-    let max_tokens = resumed.as_ref().map_or(options.max_tokens, |(_, _, p)| p.max_tokens);
-    let (allocation, max_items) = resumed
-        .as_ref()
-        .map_or((options.allocation, options.max_items), |(_, _, p)| (p.allocation, p.max_items));
-    let env = DataEnv::from_env(home);
-    let mut suites = Vec::new();
-    let mut first_round = Vec::new();
-    let mut run_suites = Vec::new();
-    for suite in chosen {
-        let m = &suite.manifest;
-        let sample = limit.or(m.sampling.limit);
-        // Sequential rounds start from half a suite's default sample, so that time is
-        // left for the rounds that go where the answer is still open; `--limit` sets
-        // the first round exactly.
-        let first = match (allocation, limit) {
+    let sampling = plan.map_or_else(|| Sampling::of_options(options), Sampling::of_plan);
+    let loaded = load_suites(chosen, &DataEnv::from_env(home), &sampling, progress)?;
+    let (run, manifest, plan) = match resumed {
+        Some((run, manifest, plan)) => (run, reopened(manifest), plan),
+        None => {
+            let plan = new_plan(options, model_ids, &loaded.run_suites);
+            let run = RunDir::new(&runs_dir, &new_run_id());
+            run.create()?;
+            let manifest = new_manifest(&run, &models, loaded.run_suites, &plan);
+            (run, manifest, plan)
+        }
+    };
+    let Loaded { suites, first_round, .. } = loaded;
+    Ok(Prepared { run, manifest, plan, suites, first_round, models })
+}
+
+/// The run `id` (the latest when `None`): its folder, manifest and stored plan.
+fn reopen(runs_dir: &Path, id: Option<&str>) -> Result<(RunDir, RunManifest, RunPlan), RunError> {
+    let id = match id {
+        Some(id) => id.to_owned(),
+        None => latest_run(runs_dir).ok_or_else(|| RunError::NoSuchRun("(latest)".into()))?,
+    };
+    let run = RunDir::new(runs_dir, &id);
+    if !run.manifest_path().is_file() {
+        return Err(RunError::NoSuchRun(id));
+    }
+    let manifest = run.read_manifest()?;
+    let plan: RunPlan = serde_json::from_value(manifest.settings.clone()).map_err(|e| {
+        RunError::Corrupt { path: run.manifest_path().display().to_string(), reason: e.to_string() }
+    })?;
+    Ok((run, manifest, plan))
+}
+
+/// A resumed run's manifest, unfinished again. A model that failed (its engine kept
+/// crashing, it would not load) gets another chance: resuming is how a user retries it.
+fn reopened(mut manifest: RunManifest) -> RunManifest {
+    manifest.finished_at = None;
+    for m in manifest.models.iter_mut().filter(|m| m.status == RunModelStatus::Failed) {
+        m.status = RunModelStatus::Pending;
+        m.error = None;
+    }
+    manifest
+}
+
+/// How many items each suite runs: from the options, or a resumed run's plan.
+struct Sampling {
+    limit: Option<usize>,
+    max_tokens: Option<u32>,
+    allocation: Allocation,
+    max_items: usize,
+}
+
+impl Sampling {
+    fn of_options(o: &RunOptions) -> Self {
+        Sampling {
+            limit: o.limit,
+            max_tokens: o.max_tokens,
+            allocation: o.allocation,
+            max_items: o.max_items,
+        }
+    }
+
+    fn of_plan(p: &RunPlan) -> Self {
+        Sampling {
+            limit: p.limit,
+            max_tokens: p.max_tokens,
+            allocation: p.allocation,
+            max_items: p.max_items,
+        }
+    }
+
+    /// A suite's first round and the pool later rounds draw from, given its default
+    /// sample. Sequential rounds start from half a suite's default sample, so that time
+    /// is left for the rounds that go where the answer is still open; `--limit` sets
+    /// the first round exactly.
+    fn sizes(&self, default_limit: Option<usize>) -> (Option<usize>, Option<usize>) {
+        let sample = self.limit.or(default_limit);
+        let first = match (self.allocation, self.limit) {
             (Allocation::Sequential, None) => {
                 sample.map(|n| n.div_ceil(2).max(MIN_FIRST_ROUND).min(n))
             }
             _ => sample,
         };
-        let pool = match (allocation, sample) {
-            (Allocation::Sequential, Some(n)) => Some(n.max(max_items)),
+        let pool = match (self.allocation, sample) {
+            (Allocation::Sequential, Some(n)) => Some(n.max(self.max_items)),
             (_, sample) => sample,
         };
-        let (items, skipped) = match load(suite, &env, pool)? {
+        (first, pool)
+    }
+}
+
+/// The chosen suites, loaded: those whose data is present, with their first rounds,
+/// and every chosen suite as the manifest records it (skipped ones with the reason).
+struct Loaded {
+    suites: Vec<LoadedSuite>,
+    first_round: Vec<usize>,
+    run_suites: Vec<RunSuite>,
+}
+
+fn load_suites(
+    chosen: Vec<&Suite>,
+    env: &DataEnv,
+    sampling: &Sampling,
+    progress: &dyn Progress,
+) -> Result<Loaded, RunError> {
+    let mut out = Loaded { suites: Vec::new(), first_round: Vec::new(), run_suites: Vec::new() };
+    for suite in chosen {
+        let m = &suite.manifest;
+        let (first, pool) = sampling.sizes(m.sampling.limit);
+        let (items, skipped) = match load(suite, env, pool)? {
             Ok(mut loaded) => {
-                if let Some(cap) = max_tokens {
+                if let Some(cap) = sampling.max_tokens {
                     let mut g = loaded.suite.settings();
                     g.max_tokens = g.max_tokens.min(cap);
                     loaded.suite.manifest.generation = Some(g);
                 }
                 let n = first.unwrap_or(usize::MAX).min(loaded.items.len());
-                first_round.push(n);
-                suites.push(loaded);
+                out.first_round.push(n);
+                out.suites.push(loaded);
                 (n as u64, None)
             }
             Err(how) => {
@@ -273,7 +341,7 @@ pub(super) fn prepare(
                 (0, Some(how))
             }
         };
-        run_suites.push(RunSuite {
+        out.run_suites.push(RunSuite {
             id: m.id.clone(),
             version: m.version.clone(),
             use_case: m.use_case,
@@ -281,66 +349,63 @@ pub(super) fn prepare(
             skipped,
         });
     }
-    let (run, manifest, plan) = match resumed {
-        Some((run, mut manifest, plan)) => {
-            manifest.finished_at = None;
-            // A model that failed (its engine kept crashing, it would not load) gets
-            // another chance: resuming is how a user retries it.
-            for m in manifest.models.iter_mut().filter(|m| m.status == "failed") {
-                m.status = "pending".into();
-                m.error = None;
-            }
-            (run, manifest, plan)
-        }
-        None => {
-            let plan = RunPlan {
-                models: model_ids,
-                suites: run_suites.iter().map(|s| s.id.clone()).collect(),
-                limit: options.limit,
-                max_tokens: options.max_tokens,
-                batch: options.batch.max(1),
-                threads: options.threads.max(1),
-                n_ctx: options.n_ctx,
-                flash_attn: options.flash_attn,
-                prefix_cache: options.prefix_cache,
-                scorer_threads: options.scorer_threads.max(1),
-                no_cache: options.no_cache,
-                write_registry: options.write_registry,
-                suite_dirs: options.suite_dirs.clone(),
-                time_budget_s: options.time_budget.map(|d| d.as_secs_f64()),
-                allocation: options.allocation,
-                tie_margin: options.tie_margin,
-                max_items: options.max_items,
-            };
-            let run = RunDir::new(&runs_dir, &new_run_id());
-            run.create()?;
-            let engine_build = noa_engine::engine_build();
-            let manifest = RunManifest {
-                run_id: run.id.clone(),
-                started_at: noa_registry::now_rfc3339(),
-                finished_at: None,
-                hardware: noa_registry::hardware::fingerprint(&engine_build),
-                engine_build,
-                models: models
-                    .iter()
-                    .map(|m| RunModel {
-                        id: m.id.clone(),
-                        sha256: m.file.as_ref().map(|f| f.sha256.clone()).unwrap_or_default(),
-                        status: "pending".into(),
-                        error: None,
-                        load_ms: None,
-                        peak_memory_bytes: None,
-                        crashes: Vec::new(),
-                    })
-                    .collect(),
-                suites: run_suites,
-                settings: serde_json::to_value(&plan).unwrap_or_default(),
-                notes: Vec::new(),
-            };
-            (run, manifest, plan)
-        }
-    };
-    Ok(Prepared { run, manifest, plan, suites, first_round, models })
+    Ok(out)
+}
+
+/// A new run's plan, from the options and what they resolved to.
+fn new_plan(options: &RunOptions, models: Vec<String>, suites: &[RunSuite]) -> RunPlan {
+    RunPlan {
+        models,
+        suites: suites.iter().map(|s| s.id.clone()).collect(),
+        limit: options.limit,
+        max_tokens: options.max_tokens,
+        batch: options.batch.max(1),
+        threads: options.threads.max(1),
+        n_ctx: options.n_ctx,
+        flash_attn: options.flash_attn,
+        prefix_cache: options.prefix_cache,
+        prefix_share: options.prefix_share,
+        scorer_threads: options.scorer_threads.max(1),
+        no_cache: options.no_cache,
+        write_registry: options.write_registry,
+        suite_dirs: options.suite_dirs.clone(),
+        time_budget_s: options.time_budget.map(|d| d.as_secs_f64()),
+        allocation: options.allocation,
+        tie_margin: options.tie_margin,
+        max_items: options.max_items,
+    }
+}
+
+/// A new run's manifest: every model pending, started now.
+fn new_manifest(
+    run: &RunDir,
+    models: &[ModelEntry],
+    suites: Vec<RunSuite>,
+    plan: &RunPlan,
+) -> RunManifest {
+    let engine_build = noa_engine::engine_build();
+    RunManifest {
+        run_id: run.id.clone(),
+        started_at: noa_registry::now_rfc3339(),
+        finished_at: None,
+        hardware: noa_registry::hardware::fingerprint(&engine_build),
+        engine_build,
+        models: models
+            .iter()
+            .map(|m| RunModel {
+                id: m.id.clone(),
+                sha256: m.file.as_ref().map(|f| f.sha256.clone()).unwrap_or_default(),
+                status: RunModelStatus::Pending,
+                error: None,
+                load_ms: None,
+                peak_memory_bytes: None,
+                crashes: Vec::new(),
+            })
+            .collect(),
+        suites,
+        settings: serde_json::to_value(plan).unwrap_or_default(),
+        notes: Vec::new(),
+    }
 }
 
 /// The settings `suite` runs with on a model: the suite's own, except that a model
@@ -366,6 +431,10 @@ pub fn settings_hash(suite: &LoadedSuite, settings: &GenSettings, plan: &RunPlan
     // Reused prefix cells do too (slightly; see `EngineConfig::prefix_cache`).
     if plan.prefix_cache {
         h.update(b"\0prefix_cache");
+    }
+    // So does a shared prefix decoded apart from the rest of the prompt.
+    if plan.prefix_share {
+        h.update(b"\0prefix_share");
     }
     hex::encode(&h.finalize()[..8])
 }

@@ -128,173 +128,271 @@ pub fn run_items(
     cached: &mut dyn FnMut(usize, &str) -> bool,
     on_finish: &mut dyn FnMut(Finished),
 ) -> ScheduleOutcome {
-    let batch = config.batch.max(1);
-    // Enough live episodes that the engine stays full while others are being scored.
-    let window = batch * 2 + config.scorer_threads;
-    let mut outcome = ScheduleOutcome::default();
-    let mut pending: VecDeque<usize> = items.iter().copied().collect();
-    // Wall time of the items finished so far, for the admission estimate.
-    let (mut done_n, mut done_s) = (0u32, 0f64);
-    // Items start in order: the first is the one `ScheduleConfig::budget_end` exempts.
-    let first_item = items.first().copied();
+    // Every request starting with the suite's shared prefix says so, for the engine.
+    let sharing = super::shared::Sharing::new(backend, kind, settings, all);
+    let backend: &dyn Backend = &sharing;
+    let mut run = Dispatch::new(backend, kind, settings, all, items, config);
     std::thread::scope(|scope| {
         let (events_tx, events) = mpsc::channel::<Event>();
-        let scorer = pool(
-            scope,
-            config.scorer_threads,
-            &events_tx,
-            |(mut a, reply): (Active, Option<Reply>)| {
-                let step = std::panic::catch_unwind(AssertUnwindSafe(|| a.episode.step(reply)))
-                    .unwrap_or_else(|_| {
-                        Step::Done(Score {
-                            value: 0.0,
-                            detail: Some("the task kind panicked on this item".into()),
-                            output: String::new(),
-                        })
-                    });
-                Event::Stepped(a, step)
-            },
-        );
-        let engine = pool(scope, batch, &events_tx, move |job: EngineJob| match job {
-            EngineJob::Gen(a, req) => {
-                let res =
-                    backend.generate_batch(vec![req]).pop().unwrap_or(Err(EngineError::WorkerGone));
-                Event::Generated(a, res)
-            }
-            EngineJob::Ll(group) => {
-                let counts: Vec<usize> = group.iter().map(|(_, r)| r.len()).collect();
-                let (actives, reqs): (Vec<Active>, Vec<_>) = group.into_iter().unzip();
-                let mut results =
-                    backend.loglikelihood_batch(reqs.into_iter().flatten().collect()).into_iter();
-                let per = actives
-                    .into_iter()
-                    .zip(counts)
-                    .map(|(a, n)| {
-                        let mine: Vec<_> = results.by_ref().take(n).collect();
-                        let res = if mine.len() < n {
-                            Err(EngineError::WorkerGone)
-                        } else {
-                            mine.into_iter().collect()
-                        };
-                        (a, res)
-                    })
-                    .collect();
-                Event::Scored(per)
-            }
-        });
+        let pools = Pools {
+            scorer: pool(scope, config.scorer_threads, &events_tx, step_episode),
+            engine: pool(scope, run.batch, &events_tx, move |job: EngineJob| {
+                run_engine_job(backend, job)
+            }),
+        };
         drop(events_tx);
-        let mut live = 0usize;
-        let mut ll_ready: Vec<(Active, Vec<LoglikelihoodRequest>)> = Vec::new();
-        let mut ll_in_flight = false;
         loop {
-            let now = Instant::now();
-            let expected = if done_n > 0 { done_s / f64::from(done_n) } else { 0.0 };
-            let stop = outcome.crashed.is_some()
-                || config.deadline.is_some_and(|d| {
-                    now >= d || d.saturating_duration_since(now).as_secs_f64() < expected
-                });
-            while live < window && !stop {
-                let Some(i) = pending.pop_front() else { break };
-                let active = Active {
-                    item: i,
-                    since: now,
-                    episode: kind.episode(&all[i], settings),
-                    trace: Trace::default(),
-                    started: false,
-                };
-                if scorer.send((active, None)).is_ok() {
-                    live += 1;
-                }
-            }
-            if !ll_in_flight && !ll_ready.is_empty() {
-                let mut group = Vec::new();
-                let mut n = 0;
-                while n < batch * 8 {
-                    let Some(x) = ll_ready.pop() else { break };
-                    n += x.1.len();
-                    group.push(x);
-                }
-                ll_in_flight = engine.send(EngineJob::Ll(group)).is_ok();
-            }
-            if live == 0 {
+            run.admit(&pools.scorer);
+            run.send_loglikelihoods(&pools.engine);
+            if run.live == 0 {
                 break;
             }
             let Ok(event) = events.recv() else { break };
-            match event {
-                Event::Stepped(mut a, step) => {
-                    if let Step::Done(score) = step {
-                        live -= 1;
-                        outcome.finished += 1;
-                        done_n += 1;
-                        done_s += a.since.elapsed().as_secs_f64();
-                        on_finish(Finished::Ran { item: a.item, score, trace: a.trace });
-                        continue;
-                    }
-                    if !a.started {
-                        a.started = true;
-                        let (sha, text) = first_prompt(backend, &step);
-                        if cached(a.item, &sha) {
-                            live -= 1;
-                            outcome.finished += 1;
-                            on_finish(Finished::Cached { item: a.item });
-                            continue;
+            run.handle(event, &pools, cached, on_finish);
+        }
+        drop(pools);
+    });
+    run.outcome.not_started = run.pending.len();
+    run.outcome
+}
+
+/// The job queues of the two thread pools: scorers and engine callers.
+struct Pools {
+    scorer: Sender<(Active, Option<Reply>)>,
+    engine: Sender<EngineJob>,
+}
+
+/// A scorer's job: the episode's next step, given the engine's reply to the last one.
+/// A panicking task kind scores the item 0 instead of taking the run down.
+fn step_episode((mut a, reply): (Active, Option<Reply>)) -> Event {
+    let step =
+        std::panic::catch_unwind(AssertUnwindSafe(|| a.episode.step(reply))).unwrap_or_else(|_| {
+            Step::Done(Score {
+                value: 0.0,
+                detail: Some("the task kind panicked on this item".into()),
+                output: String::new(),
+            })
+        });
+    Event::Stepped(a, step)
+}
+
+/// An engine caller's job: one generation, or one batch of log-likelihood steps whose
+/// results are handed back to each episode in order.
+fn run_engine_job(backend: &dyn Backend, job: EngineJob) -> Event {
+    match job {
+        EngineJob::Gen(a, req) => {
+            let res =
+                backend.generate_batch(vec![req]).pop().unwrap_or(Err(EngineError::WorkerGone));
+            Event::Generated(a, res)
+        }
+        EngineJob::Ll(group) => {
+            let counts: Vec<usize> = group.iter().map(|(_, r)| r.len()).collect();
+            let (actives, reqs): (Vec<Active>, Vec<_>) = group.into_iter().unzip();
+            let mut results =
+                backend.loglikelihood_batch(reqs.into_iter().flatten().collect()).into_iter();
+            let per = actives
+                .into_iter()
+                .zip(counts)
+                .map(|(a, n)| {
+                    let mine: Vec<_> = results.by_ref().take(n).collect();
+                    let res = if mine.len() < n {
+                        Err(EngineError::WorkerGone)
+                    } else {
+                        mine.into_iter().collect()
+                    };
+                    (a, res)
+                })
+                .collect();
+            Event::Scored(per)
+        }
+    }
+}
+
+/// The calling thread's bookkeeping while a suite runs: which items wait, how many
+/// episodes are live, the log-likelihood steps gathered for the next batch, and the
+/// outcome so far.
+struct Dispatch<'a> {
+    backend: &'a dyn Backend,
+    kind: &'a dyn TaskKind,
+    settings: &'a GenSettings,
+    all: &'a [Item],
+    config: &'a ScheduleConfig,
+    batch: usize,
+    /// Enough live episodes that the engine stays full while others are being scored.
+    window: usize,
+    pending: VecDeque<usize>,
+    /// Items start in order: the first is the one `ScheduleConfig::budget_end` exempts.
+    first_item: Option<usize>,
+    live: usize,
+    /// Wall time of the items finished so far, for the admission estimate.
+    done_n: u32,
+    done_s: f64,
+    ll_ready: Vec<(Active, Vec<LoglikelihoodRequest>)>,
+    ll_in_flight: bool,
+    outcome: ScheduleOutcome,
+}
+
+impl<'a> Dispatch<'a> {
+    fn new(
+        backend: &'a dyn Backend,
+        kind: &'a dyn TaskKind,
+        settings: &'a GenSettings,
+        all: &'a [Item],
+        items: &[usize],
+        config: &'a ScheduleConfig,
+    ) -> Self {
+        let batch = config.batch.max(1);
+        Dispatch {
+            backend,
+            kind,
+            settings,
+            all,
+            config,
+            batch,
+            window: batch * 2 + config.scorer_threads,
+            pending: items.iter().copied().collect(),
+            first_item: items.first().copied(),
+            live: 0,
+            done_n: 0,
+            done_s: 0.0,
+            ll_ready: Vec::new(),
+            ll_in_flight: false,
+            outcome: ScheduleOutcome::default(),
+        }
+    }
+
+    /// Start items until the window is full, unless the engine died or the deadline
+    /// is (or, by the mean item duration so far, would be) passed.
+    fn admit(&mut self, scorer: &Sender<(Active, Option<Reply>)>) {
+        let now = Instant::now();
+        let expected = if self.done_n > 0 { self.done_s / f64::from(self.done_n) } else { 0.0 };
+        let stop = self.outcome.crashed.is_some()
+            || self.config.deadline.is_some_and(|d| {
+                now >= d || d.saturating_duration_since(now).as_secs_f64() < expected
+            });
+        while self.live < self.window && !stop {
+            let Some(i) = self.pending.pop_front() else { break };
+            let active = Active {
+                item: i,
+                since: now,
+                episode: self.kind.episode(&self.all[i], self.settings),
+                trace: Trace::default(),
+                started: false,
+            };
+            if scorer.send((active, None)).is_ok() {
+                self.live += 1;
+            }
+        }
+    }
+
+    /// Send the gathered log-likelihood steps as one batch (up to `batch * 8`
+    /// requests) when none is in flight.
+    fn send_loglikelihoods(&mut self, engine: &Sender<EngineJob>) {
+        if self.ll_in_flight || self.ll_ready.is_empty() {
+            return;
+        }
+        let mut group = Vec::new();
+        let mut n = 0;
+        while n < self.batch * 8 {
+            let Some(x) = self.ll_ready.pop() else { break };
+            n += x.1.len();
+            group.push(x);
+        }
+        self.ll_in_flight = engine.send(EngineJob::Ll(group)).is_ok();
+    }
+
+    fn handle(
+        &mut self,
+        event: Event,
+        pools: &Pools,
+        cached: &mut dyn FnMut(usize, &str) -> bool,
+        on_finish: &mut dyn FnMut(Finished),
+    ) {
+        match event {
+            Event::Stepped(a, step) => self.stepped(a, step, &pools.engine, cached, on_finish),
+            Event::Generated(mut a, Ok(g)) => {
+                a.trace.add_generation(&g);
+                let _ = pools.scorer.send((a, Some(Reply::Generated(g))));
+            }
+            Event::Generated(_, Err(EngineError::DeadlinePassed)) => {
+                self.live -= 1;
+                self.outcome.cut += 1;
+            }
+            Event::Generated(a, Err(e)) => {
+                self.live -= 1;
+                fail(a, e, &mut self.outcome, on_finish);
+            }
+            Event::Scored(per) => {
+                self.ll_in_flight = false;
+                for (mut a, res) in per {
+                    match res {
+                        Ok(lls) => {
+                            a.trace.add_loglikelihoods(&lls);
+                            let _ = pools.scorer.send((a, Some(Reply::Loglikelihoods(lls))));
                         }
-                        a.trace.prompt_sha256 = sha;
-                        a.trace.prompt = text;
-                    }
-                    let now = Instant::now();
-                    let exempt = Some(a.item) == first_item
-                        && outcome.finished == 0
-                        && config.budget_end.is_some_and(|end| now < end);
-                    let cut_at = if exempt { config.budget_end } else { config.hard_deadline };
-                    if cut_at.is_some_and(|d| now >= d) {
-                        live -= 1;
-                        outcome.cut += 1;
-                        continue;
-                    }
-                    match step {
-                        Step::Generate(mut r) => {
-                            r.deadline = earliest(r.deadline, cut_at);
-                            let _ = engine.send(EngineJob::Gen(a, r));
-                        }
-                        Step::Loglikelihood(r) => ll_ready.push((a, r)),
-                        Step::Done(_) => {}
-                    }
-                }
-                Event::Generated(mut a, Ok(g)) => {
-                    a.trace.add_generation(&g);
-                    let _ = scorer.send((a, Some(Reply::Generated(g))));
-                }
-                Event::Generated(_, Err(EngineError::DeadlinePassed)) => {
-                    live -= 1;
-                    outcome.cut += 1;
-                }
-                Event::Generated(a, Err(e)) => {
-                    live -= 1;
-                    fail(a, e, &mut outcome, on_finish);
-                }
-                Event::Scored(per) => {
-                    ll_in_flight = false;
-                    for (mut a, res) in per {
-                        match res {
-                            Ok(lls) => {
-                                a.trace.add_loglikelihoods(&lls);
-                                let _ = scorer.send((a, Some(Reply::Loglikelihoods(lls))));
-                            }
-                            Err(e) => {
-                                live -= 1;
-                                fail(a, e, &mut outcome, on_finish);
-                            }
+                        Err(e) => {
+                            self.live -= 1;
+                            fail(a, e, &mut self.outcome, on_finish);
                         }
                     }
                 }
             }
         }
-        drop(scorer);
-        drop(engine);
-    });
-    outcome.not_started = pending.len();
-    outcome
+    }
+
+    /// An episode's next step: its end, a cache hit on its first prompt, a cut at the
+    /// hard deadline, or work for the engine.
+    fn stepped(
+        &mut self,
+        mut a: Active,
+        step: Step,
+        engine: &Sender<EngineJob>,
+        cached: &mut dyn FnMut(usize, &str) -> bool,
+        on_finish: &mut dyn FnMut(Finished),
+    ) {
+        if let Step::Done(score) = step {
+            self.live -= 1;
+            self.outcome.finished += 1;
+            self.done_n += 1;
+            self.done_s += a.since.elapsed().as_secs_f64();
+            return on_finish(Finished::Ran { item: a.item, score, trace: a.trace });
+        }
+        if !a.started {
+            a.started = true;
+            let (sha, text) = first_prompt(self.backend, &step);
+            if cached(a.item, &sha) {
+                self.live -= 1;
+                self.outcome.finished += 1;
+                return on_finish(Finished::Cached { item: a.item });
+            }
+            a.trace.prompt_sha256 = sha;
+            a.trace.prompt = text;
+        }
+        let now = Instant::now();
+        let cut_at = self.cut_at(a.item, now);
+        if cut_at.is_some_and(|d| now >= d) {
+            self.live -= 1;
+            self.outcome.cut += 1;
+            return;
+        }
+        match step {
+            Step::Generate(mut r) => {
+                r.deadline = earliest(r.deadline, cut_at);
+                let _ = engine.send(EngineJob::Gen(a, r));
+            }
+            Step::Loglikelihood(r) => self.ll_ready.push((a, r)),
+            Step::Done(_) => {}
+        }
+    }
+
+    /// When `item` is cut off: the hard deadline, or the budget's end for the first
+    /// item while nothing has finished (see `ScheduleConfig::budget_end`).
+    fn cut_at(&self, item: usize, now: Instant) -> Option<Instant> {
+        let exempt = Some(item) == self.first_item
+            && self.outcome.finished == 0
+            && self.config.budget_end.is_some_and(|end| now < end);
+        if exempt { self.config.budget_end } else { self.config.hard_deadline }
+    }
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
