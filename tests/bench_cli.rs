@@ -467,3 +467,41 @@ fn sequential_bench_pairs_items_and_spends_rounds_on_the_undecided() {
         assert_eq!(n, 4, "{model}: fixed allocation runs the sample only");
     }
 }
+
+#[test]
+fn a_suites_shared_prefix_is_decoded_once_per_model_and_scores_do_not_change() {
+    // GSM8K: the base model gets a three-shot preamble, the chat model an instruction
+    // under its system prompt; both are the same for every item.
+    let home = TestHome::new();
+    register_defaults(&home);
+    let args = ["--suites", "gsm8k", "--limit", "4", "--max-tokens", "64", "--no-cache"];
+    let run = |extra: &[&str]| {
+        let out = bench_json(&home, &[&args[..], extra].concat());
+        let mut records = items(&run_dir(&home, &out));
+        records.sort_by(|a, b| (&a.model_id, &a.item_id).cmp(&(&b.model_id, &b.item_id)));
+        records
+    };
+    let shared = run(&[]);
+    let apart = run(&["--no-prefix-share"]);
+    assert_eq!(shared.len(), 8);
+    for r in &shared {
+        let least = if r.model_id == "gemma-3-270m" { 150 } else { 32 };
+        assert!(r.shared_tokens >= least, "{} {}: {}", r.model_id, r.item_id, r.shared_tokens);
+        assert!(r.shared_tokens < r.prompt_tokens);
+    }
+    let mut same_output = 0;
+    for (s, a) in shared.iter().zip(&apart) {
+        assert_eq!((&s.model_id, &s.item_id), (&a.model_id, &a.item_id));
+        assert_eq!(a.shared_tokens, 0);
+        assert_eq!(s.prompt_tokens, a.prompt_tokens);
+        assert_eq!(
+            s.score, a.score,
+            "{} {}: {:?} vs {:?}",
+            s.model_id, s.item_id, s.output, a.output
+        );
+        same_output += usize::from(s.output == a.output);
+    }
+    // Decoding the prefix apart from the rest of the prompt may change llama.cpp's
+    // numbers in the last bits; say how often that changed an output.
+    eprintln!("identical outputs with and without sharing: {same_output}/{}", shared.len());
+}

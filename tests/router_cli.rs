@@ -67,6 +67,7 @@ fn item(model: &str, i: usize, score: f64) -> ItemRecord {
         score,
         detail: None,
         prompt_tokens: 50,
+        shared_tokens: 0,
         gen_tokens: 10,
         timings: ItemTimings { e2e_ms: 100.0, ..ItemTimings::default() },
         error: None,

@@ -15,6 +15,7 @@ use llama_cpp_2::token::LlamaToken;
 
 use crate::prefix::PrefixCache;
 use crate::sampler::SeqSampler;
+use crate::shared::SharedPrefix;
 use crate::text::TextState;
 use crate::{EngineError, FinishReason, GenerateRequest, Generation, RequestTimings, StreamEvent};
 
@@ -73,6 +74,9 @@ pub(crate) struct Scheduler<'m> {
     slots: Vec<Option<Seq>>,
     /// Prompt cells kept for reuse; `None` when every slot is cleared on retirement.
     cache: Option<PrefixCache>,
+    /// The sequence that shared prompt prefixes are copied from; `None` when requests'
+    /// shared prefixes are decoded with the rest of their prompts.
+    shared: Option<SharedPrefix>,
     batch: LlamaBatch<'static>,
 }
 
@@ -99,14 +103,18 @@ impl<'m> Scheduler<'m> {
         n_seq_max: u32,
         n_batch: u32,
         prefix_cache: bool,
+        prefix_share: bool,
     ) -> Self {
         let n_batch = n_batch.max(1) as usize;
+        let n_slots = n_seq_max.max(1);
         Self {
             model,
             n_ctx_seq,
             n_batch,
-            slots: (0..n_seq_max.max(1)).map(|_| None).collect(),
-            cache: prefix_cache.then(|| PrefixCache::new(n_seq_max.max(1) as usize)),
+            slots: (0..n_slots).map(|_| None).collect(),
+            cache: prefix_cache.then(|| PrefixCache::new(n_slots as usize)),
+            // The sequence after the request slots (the context has one more).
+            shared: prefix_share.then(|| SharedPrefix::new(n_slots as i32)),
             batch: LlamaBatch::new(n_batch, 1),
         }
     }
@@ -121,8 +129,12 @@ impl<'m> Scheduler<'m> {
 
     /// Empty every slot's KV cells, before a job that needs the whole context.
     pub(crate) fn forget(&mut self, ctx: &mut LlamaContext<'_>) {
-        if let Some(c) = self.cache.as_mut() {
-            c.clear_all(ctx);
+        match self.cache.as_mut() {
+            Some(c) => c.clear_all(ctx),
+            None => ctx.clear_kv_cache(),
+        }
+        if let Some(t) = self.shared.as_mut() {
+            t.cleared();
         }
     }
 
@@ -162,9 +174,27 @@ impl<'m> Scheduler<'m> {
             Some(c) => c.place(&free, &prompt).map(|p| (p.slot, c.truncate(ctx, p.slot, p.reused))),
             None => free.first().map(|&slot| (slot, 0)),
         };
-        let Some((slot, reused)) = placed else {
+        let Some((slot, mut reused)) = placed else {
             return job.reply.fail(EngineError::Decode("no free sequence slot".into()));
         };
+        let share = match self.shared.as_ref() {
+            Some(_) => crate::shared::boundary(self.model, &job.rendered, r.shared_prefix, &prompt),
+            None => 0,
+        };
+        // Without the prefix cache nothing is reused, so a shared prefix always comes
+        // from the template: the same cells whatever ran before. With it (`noa serve`)
+        // a slot already holding more of the prompt keeps its own cells.
+        if let Some(t) = self.shared.as_mut()
+            && share > reused
+        {
+            if let Err(e) = t.copy_to(ctx, &mut self.batch, self.n_batch, slot, &prompt[..share]) {
+                return job.reply.fail(e);
+            }
+            if let Some(c) = self.cache.as_mut() {
+                c.replaced(slot, &prompt[..share]);
+            }
+            reused = share;
+        }
         let seq = Seq {
             reply: job.reply,
             rendered: job.rendered,

@@ -25,6 +25,7 @@ mod model;
 pub mod pool;
 mod prefix;
 mod sampler;
+mod shared;
 mod speed;
 mod template;
 mod text;
@@ -37,11 +38,12 @@ pub use isolated::{WorkerState, worker_main};
 pub use json_schema::json_schema_to_gbnf;
 pub use model::LocalModel;
 pub use pool::{ModelPool, PoolBudget};
+pub use speed::SpeedRequest;
 pub use template::TemplateKind;
 pub use types::*;
 
 /// The fault switch for engine workers (see [`isolated::fault`]).
-pub const FAULT_ENV: &str = "NOA_ENGINE_FAULT";
+pub const FAULT_ENV: &str = noa_registry::env_vars::NOA_ENGINE_FAULT;
 
 /// Version of ggml inside the pinned `llama-cpp-sys-2` (from its `ggml/CMakeLists.txt`).
 const GGML_VERSION: &str = "0.26.0";

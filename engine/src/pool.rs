@@ -103,7 +103,7 @@ fn describe(id: &str, e: &Entry) -> PoolEntry {
 /// Estimated resident bytes of `path` loaded with `config`.
 pub fn estimate_bytes(path: &Path, config: &EngineConfig) -> Result<u64, EngineError> {
     let h = check_gguf(path)?;
-    let tokens = u64::from(config.n_ctx) * u64::from(config.n_seq_max.max(1));
+    let tokens = u64::from(config.n_ctx) * u64::from(crate::worker::context_sequences(config));
     // Without attention metadata assume a generous 64 KiB per token.
     let per_token = h.kv_bytes_per_token.unwrap_or(64 * 1024);
     Ok(h.file_size + tokens.saturating_mul(per_token))

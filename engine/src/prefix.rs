@@ -98,6 +98,11 @@ impl PrefixCache {
         }
     }
 
+    /// `slot`'s cells were replaced by a copy of `tokens` (a shared prefix).
+    pub(crate) fn replaced(&mut self, slot: usize, tokens: &[LlamaToken]) {
+        self.held[slot] = tokens.to_vec();
+    }
+
     /// Empty every slot: before a job that uses the whole context for itself.
     pub(crate) fn clear_all(&mut self, ctx: &mut LlamaContext<'_>) {
         ctx.clear_kv_cache();

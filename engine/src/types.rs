@@ -27,6 +27,14 @@ pub struct EngineConfig {
     /// before the item), and on in `noa serve`, where latency counts.
     #[serde(default)]
     pub prefix_cache: bool,
+    /// Decode a prompt prefix that many requests declare they share
+    /// ([`GenerateRequest::shared_prefix`]: a few-shot preamble, a system prompt, a tool
+    /// list) once, alone, in a sequence of its own, and copy its KV cells to each of
+    /// those requests. Unlike `prefix_cache`, a request's cells then do not depend on
+    /// what ran before it: they are always the same decode of the same tokens, so
+    /// `noa bench` uses it. Takes one more sequence's worth of context.
+    #[serde(default)]
+    pub prefix_share: bool,
     /// Flash attention: llama.cpp's `auto` (on wherever the backend has it), or forced.
     #[serde(default)]
     pub flash_attn: FlashAttention,
@@ -113,6 +121,7 @@ impl Default for EngineConfig {
             n_batch: 512,
             gpu_layers: 0,
             prefix_cache: false,
+            prefix_share: false,
             flash_attn: FlashAttention::Auto,
             worker: None,
         }
@@ -174,6 +183,12 @@ pub struct GenerateRequest {
     /// sequence slot is freed at once.
     #[serde(skip)]
     pub deadline: Option<std::time::Instant>,
+    /// How many leading bytes of the rendered prompt other requests share (see
+    /// [`EngineConfig::prefix_share`]). The engine shares the tokens of the prompt that
+    /// these bytes tokenize to on their own, so a boundary inside a word costs nothing
+    /// but a token. Ignored when sharing is off or the prefix is short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_prefix: Option<u32>,
 }
 
 impl GenerateRequest {
@@ -187,6 +202,7 @@ impl GenerateRequest {
             seed: 0,
             constraint: None,
             deadline: None,
+            shared_prefix: None,
         }
     }
 }

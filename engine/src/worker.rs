@@ -31,9 +31,17 @@ pub(crate) enum Job {
     },
 }
 
-/// Context parameters for a config: `n_ctx` per sequence × `n_seq_max` sequences.
+/// Sequences in the context: the request slots, and one for the shared prefix.
+pub(crate) fn context_sequences(cfg: &EngineConfig) -> u32 {
+    cfg.n_seq_max.max(1) + u32::from(cfg.prefix_share)
+}
+
+/// Context parameters for a config: `n_ctx` per sequence × its sequences. Each
+/// sequence gets a KV stream of its own (llama.cpp's default, `kv_unified` off): what a
+/// sequence computes does not depend on the others' cells, and the shared prefix is
+/// copied between streams whole.
 pub(crate) fn context_params(cfg: &EngineConfig) -> LlamaContextParams {
-    let n_seq = cfg.n_seq_max.max(1);
+    let n_seq = context_sequences(cfg);
     let n_ctx_total = cfg.n_ctx.max(16).saturating_mul(n_seq);
     let n_batch = cfg.n_batch.max(1);
     LlamaContextParams::default()
@@ -71,11 +79,12 @@ pub(crate) fn run(
     };
     // The context may round sizes; use what it really has per sequence.
     let n_seq = cfg.n_seq_max.max(1);
-    let n_ctx_seq = ctx.n_ctx() / n_seq;
+    let n_ctx_seq = ctx.n_ctx() / context_sequences(&cfg);
     let n_batch = ctx.n_batch();
     let _ = ready.send(Ok(()));
 
-    let mut sched = Scheduler::new(&model, n_ctx_seq, n_seq, n_batch, cfg.prefix_cache);
+    let mut sched =
+        Scheduler::new(&model, n_ctx_seq, n_seq, n_batch, cfg.prefix_cache, cfg.prefix_share);
     let mut queue: VecDeque<Job> = VecDeque::new();
     let mut connected = true;
     loop {

@@ -27,6 +27,7 @@ fn item(model: &str, use_case: UseCase, i: usize, score: f64, e2e: f64) -> ItemR
         score,
         detail: None,
         prompt_tokens: 100,
+        shared_tokens: 0,
         gen_tokens: 20,
         timings: ItemTimings { e2e_ms: e2e, ..ItemTimings::default() },
         error: None,

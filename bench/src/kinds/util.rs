@@ -70,6 +70,7 @@ pub(crate) fn request(
         seed: settings.seed,
         constraint: None,
         deadline: None,
+        shared_prefix: None,
     }
 }
 

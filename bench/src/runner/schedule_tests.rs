@@ -158,6 +158,7 @@ impl Episode for UpperEpisode {
             seed: 0,
             constraint: None,
             deadline: None,
+            shared_prefix: None,
         })
     }
 }

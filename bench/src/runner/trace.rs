@@ -13,6 +13,8 @@ pub struct Trace {
     /// The text of the first prompt (see the scheduler).
     pub prompt: Option<String>,
     pub prompt_tokens: u32,
+    /// Of `prompt_tokens`, those not decoded for this item (a copied shared prefix).
+    pub shared_tokens: u32,
     pub gen_tokens: u32,
     /// Time to the first generated token of the first generation.
     pub ttft_ms: Option<f64>,
@@ -29,14 +31,17 @@ impl Trace {
     pub fn add_generation(&mut self, g: &Generation) {
         let t = &g.timings;
         self.prompt_tokens += g.prompt_tokens;
+        self.shared_tokens += g.cached_tokens;
         self.gen_tokens += g.gen_tokens;
         if self.ttft_ms.is_none() {
             self.ttft_ms = Some(t.ttft_ms);
         }
         self.e2e_ms += t.e2e_ms;
         self.gaps_ms.extend_from_slice(&t.inter_token_ms);
+        // The engine's rate is of the tokens it decoded, not of those it copied.
         if t.prompt_tps > 0.0 {
-            self.prompt_ms += f64::from(g.prompt_tokens) / t.prompt_tps * 1000.0;
+            let decoded = g.prompt_tokens.saturating_sub(g.cached_tokens);
+            self.prompt_ms += f64::from(decoded) / t.prompt_tps * 1000.0;
         }
         if t.gen_tps > 0.0 {
             self.gen_ms += f64::from(g.gen_tokens) / t.gen_tps * 1000.0;
@@ -67,7 +72,7 @@ impl Trace {
             e2e_ms: self.e2e_ms,
             inter_token_ms: mean_gap,
             inter_token_gaps_ms: self.gaps_ms.clone(),
-            prompt_tps: rate(self.prompt_tokens, self.prompt_ms),
+            prompt_tps: rate(self.prompt_tokens.saturating_sub(self.shared_tokens), self.prompt_ms),
             gen_tps: rate(self.gen_tokens, self.gen_ms),
         }
     }

@@ -8,3 +8,4 @@ mod files;
 mod generate;
 mod isolated;
 mod loglik;
+mod shared;
