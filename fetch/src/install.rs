@@ -75,12 +75,17 @@ pub async fn install(
     let dest = home.root().join(&rel);
     move_into_place(&fetched.path, &dest)?;
     fill_entry(&mut entry, &fetched, &header, rel);
+    register(home, &entry)?;
+    Ok(entry)
+}
+
+/// Add `entry` to the registry, replacing one with the same id (under the store's lock).
+pub(crate) fn register(home: &NoaHome, entry: &ModelEntry) -> Result<()> {
     let registered = entry.clone();
     RegistryStore::open(home).update(|r| -> Result<()> {
         r.upsert(registered);
         Ok(())
-    })?;
-    Ok(entry)
+    })
 }
 
 /// Record the installed file and the header facts in `entry`.

@@ -111,11 +111,7 @@ pub fn add_local(
         },
         measured: Vec::new(),
     };
-    let registered = entry.clone();
-    RegistryStore::open(home).update(|r| -> Result<()> {
-        r.upsert(registered);
-        Ok(())
-    })?;
+    crate::install::register(home, &entry)?;
     Ok(entry)
 }
 

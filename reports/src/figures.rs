@@ -154,31 +154,22 @@ fn latency(s: &Summary, items: &ItemAggregates, styles: &ModelStyles) -> Result<
     ];
     let mut out = Vec::new();
     for (id, title, get) in measures {
-        let mut rows: Vec<LatencyRow> = if !items.latency.is_empty() {
-            items
-                .latency
-                .iter()
-                .filter_map(|l| get(l).map(|p| (l.model.clone(), p)))
-                .map(|(m, p)| LatencyRow {
-                    color: styles.color(&m),
-                    model: m,
-                    p50: p.p50,
-                    p95: p.p95,
-                    p99: p.p99,
-                })
-                .collect()
+        // Per-item latencies where the runs are here, else the registry's summary.
+        let measured: Vec<(String, Pcts)> = if !items.latency.is_empty() {
+            items.latency.iter().filter_map(|l| get(l).map(|p| (l.model.clone(), p))).collect()
         } else {
             registry_latency(s, id)
-                .into_iter()
-                .map(|(m, p)| LatencyRow {
-                    color: styles.color(&m),
-                    model: m,
-                    p50: p.p50,
-                    p95: p.p95,
-                    p99: p.p99,
-                })
-                .collect()
         };
+        let mut rows: Vec<LatencyRow> = measured
+            .into_iter()
+            .map(|(m, p)| LatencyRow {
+                color: styles.color(&m),
+                model: m,
+                p50: p.p50,
+                p95: p.p95,
+                p99: p.p99,
+            })
+            .collect();
         if rows.is_empty() {
             continue;
         }

@@ -93,8 +93,7 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let failed = checks.iter().any(|c| c.status == Status::Fail);
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &checks)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &checks)?;
     } else {
         for c in &checks {
             let mark = match c.status {

@@ -26,8 +26,7 @@ pub fn run(args: EnvArgs) -> anyhow::Result<Outcome> {
         out.write_all(env_vars::markdown().as_bytes())?;
     } else if args.json {
         let rows: Vec<_> = env_vars::ALL.iter().map(row).collect();
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &rows)?;
     } else {
         for v in env_vars::ALL {
             let set = if is_set(v) { "  (set)" } else { "" };

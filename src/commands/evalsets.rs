@@ -65,8 +65,7 @@ fn list(args: ListArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let rows: Vec<serde_json::Value> = set.suites.iter().map(|s| row(s, &env)).collect();
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &rows)?;
         return Ok(Outcome::Success);
     }
     writeln!(

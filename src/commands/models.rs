@@ -152,8 +152,7 @@ fn list(args: ListArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &rows)?;
         return Ok(Outcome::Success);
     }
     writeln!(

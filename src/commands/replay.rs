@@ -86,8 +86,7 @@ pub fn run(args: ReplayArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         .with_context(|| format!("writing `{}`", path.display()))?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &report)?;
     } else {
         print_regret(&mut out, &report, items.len())?;
         if report.drift.is_some() {

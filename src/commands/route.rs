@@ -95,8 +95,7 @@ pub fn run(args: RouteArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &decision)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &decision)?;
     } else {
         explain(&mut out, &decision)?;
     }
