@@ -13,9 +13,7 @@ use noa_fetch::install::{install, install_many, part_path};
 use noa_fetch::source::FetchOptions;
 use noa_registry::gguf::Value;
 use noa_registry::gguf::writer::GgufWriter;
-use noa_registry::{
-    Declared, Error, ModelEntry, NoaHome, PrivacyTier, RegistryStore, Source, UseCase,
-};
+use noa_registry::{Error, ModelEntry, NoaHome, RegistryStore, Source, UseCase};
 
 /// A small but valid GGUF (about 200 kB) whose content depends on `seed`.
 fn gguf(seed: u32) -> Vec<u8> {
@@ -28,30 +26,18 @@ fn gguf(seed: u32) -> Vec<u8> {
 }
 
 fn entry(id: &str, file: &str, sha256: Option<String>) -> ModelEntry {
-    ModelEntry {
-        id: id.to_owned(),
-        family: "llama".to_owned(),
-        parameters: None,
-        quantization: None,
-        file: None,
-        gguf: None,
-        sources: vec![Source::Hf {
-            repo: "test-org/test-GGUF".to_owned(),
-            file: file.to_owned(),
-            revision: "main".to_owned(),
-            sha256,
-            size: None,
-            confirmed: true,
-        }],
-        declared: Declared {
-            use_cases: vec![UseCase::General],
-            privacy: PrivacyTier::Local,
-            priority: None,
-            quality: None,
-            vision: false,
-        },
-        measured: vec![],
-    }
+    let mut e = ModelEntry::bare(id);
+    e.family = "llama".to_owned();
+    e.sources = vec![Source::Hf {
+        repo: "test-org/test-GGUF".to_owned(),
+        file: file.to_owned(),
+        revision: "main".to_owned(),
+        sha256,
+        size: None,
+        confirmed: true,
+    }];
+    e.declared.use_cases = vec![UseCase::General];
+    e
 }
 
 fn path(file: &str) -> String {

@@ -122,26 +122,10 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Declared, ModelEntry, PrivacyTier};
+    use crate::schema::ModelEntry;
 
     fn entry(id: &str) -> ModelEntry {
-        ModelEntry {
-            id: id.to_owned(),
-            family: "llama".to_owned(),
-            parameters: None,
-            quantization: None,
-            file: None,
-            gguf: None,
-            sources: vec![],
-            declared: Declared {
-                use_cases: vec![],
-                privacy: PrivacyTier::Local,
-                priority: None,
-                quality: None,
-                vision: false,
-            },
-            measured: vec![],
-        }
+        ModelEntry { family: "llama".to_owned(), ..ModelEntry::bare(id) }
     }
 
     #[test]
