@@ -205,3 +205,35 @@ impl Model {
         }
     }
 }
+
+/// Bench and serve run a loaded GGUF through the interface every engine offers.
+impl noa_infer::ModelBackend for Model {
+    fn generate_batch(
+        &self,
+        requests: Vec<GenerateRequest>,
+    ) -> Vec<Result<Generation, EngineError>> {
+        Model::generate_batch(self, requests)
+    }
+
+    fn loglikelihood_batch(
+        &self,
+        requests: Vec<LoglikelihoodRequest>,
+    ) -> Vec<Result<Loglikelihood, EngineError>> {
+        Model::loglikelihood_batch(self, requests)
+    }
+
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        Model::render_chat(self, messages)
+    }
+
+    fn generate(&self, request: GenerateRequest) -> Result<Generation, EngineError> {
+        Model::generate(self, request)
+    }
+
+    fn generate_stream(
+        &self,
+        request: GenerateRequest,
+    ) -> Result<noa_infer::EventStream, EngineError> {
+        Ok(Box::new(Model::generate_stream(self, request)?.into_iter()))
+    }
+}

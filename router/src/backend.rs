@@ -1,69 +1,18 @@
-//! The seam between the HTTP service and inference. The binary implements
-//! [`ChatBackend`] over the llama.cpp engine (models loaded on demand, least recently
-//! used unloaded under a memory budget); tests implement it with a fake. Calls are
-//! blocking: the HTTP layer runs them on the blocking pool, never on the executor.
+//! The seam between the HTTP service and inference: [`Backends`] hands the service a
+//! [`ModelBackend`] for a model id — the interface `noa bench` runs models through
+//! too. The binary implements it over the llama.cpp engine (models loaded on demand,
+//! least recently used unloaded under a memory budget); tests implement it with
+//! fakes. Calls are blocking: the HTTP layer runs them on the blocking pool, never on
+//! the executor.
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-/// One chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    pub role: String,
-    pub content: String,
-}
+use serde::Serialize;
 
-/// What to generate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChatRequest {
-    pub messages: Vec<ChatMessage>,
-    pub max_tokens: u32,
-    /// 0 means greedy.
-    pub temperature: f32,
-    pub seed: u32,
-    pub stop: Vec<String>,
-}
-
-/// A finished completion.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChatOutput {
-    pub text: String,
-    pub prompt_tokens: u32,
-    pub completion_tokens: u32,
-    pub finish_reason: FinishReason,
-}
-
-/// Why a completion ended, as OpenAI names it (`stop`, `length`) in `finish_reason`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FinishReason {
-    /// The model ended it (end of generation, a stop string, a satisfied constraint).
-    Stop,
-    /// `max_tokens` reached (or the context filled up).
-    Length,
-}
-
-impl FinishReason {
-    /// The word the OpenAI API uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stop => "stop",
-            Self::Length => "length",
-        }
-    }
-}
-
-/// A streamed piece of a completion.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChatEvent {
-    /// Text to append.
-    Delta(String),
-    /// The end, with the totals.
-    Done(ChatOutput),
-    /// Generation failed part-way.
-    Failed(String),
-    /// The model's engine crashed part-way (the cause).
-    Crashed(String),
-}
+pub use noa_infer::{
+    ChatMessage, EngineError, EventStream, FinishReason, GenerateRequest, Generation, ModelBackend,
+    Prompt, StreamEvent,
+};
 
 /// What the backend says about one model it runs, for `/v1/models` and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,9 +32,6 @@ pub struct ModelRuntime {
     pub pid: Option<u32>,
 }
 
-/// The events of a streamed completion.
-pub type ChatStream = Box<dyn Iterator<Item = ChatEvent> + Send>;
-
 /// Why inference failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -103,19 +49,33 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// What an engine's failure on `model` means to the service: its engine at fault
+    /// (crashed, gone, would not load), the request at fault (too long for the
+    /// context), or inference failing otherwise.
+    pub fn engine(model: &str, e: EngineError) -> Self {
+        let model = model.to_owned();
+        match e {
+            EngineError::Crashed { cause } => Self::Crashed { model, cause },
+            EngineError::WorkerGone => Self::Crashed { model, cause: e.to_string() },
+            EngineError::PromptTooLong { .. } => Self::BadRequest(e.to_string()),
+            EngineError::BadModel { .. }
+            | EngineError::Load { .. }
+            | EngineError::Unavailable(_) => Self::Unavailable { model, reason: e.to_string() },
+            other => Self::Failed(other.to_string()),
+        }
+    }
+
     /// The model's engine is at fault (crashed, or would not load): cool it down.
     pub fn is_engine_failure(&self) -> bool {
         matches!(self, Self::Crashed { .. } | Self::Unavailable { .. })
     }
 }
 
-/// Runs chat completions on a named model. Implementations block; callers keep them
+/// The models the service can run, by id. Implementations block; callers keep them
 /// off the async executor.
-pub trait ChatBackend: Send + Sync + 'static {
-    fn complete(&self, model_id: &str, req: ChatRequest) -> Result<ChatOutput, BackendError>;
-    /// Start a streamed completion. Iterating blocks until the next event; the last
-    /// one is `Done` or `Failed`.
-    fn stream(&self, model_id: &str, req: ChatRequest) -> Result<ChatStream, BackendError>;
+pub trait Backends: Send + Sync + 'static {
+    /// The model behind `model_id`, loaded (or connected to) if it is not yet.
+    fn model(&self, model_id: &str) -> Result<Arc<dyn ModelBackend>, BackendError>;
     /// Models currently loaded (for `/v1/models` and metrics).
     fn loaded(&self) -> Vec<String> {
         Vec::new()

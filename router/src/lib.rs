@@ -6,7 +6,8 @@
 //! model and is fsynced before it is acknowledged. `replay` scores policies offline on
 //! recorded per-item outcomes, and `http` serves it all, including an
 //! OpenAI-compatible chat endpoint, over axum. Inference is behind
-//! [`backend::ChatBackend`], so this crate never needs a model.
+//! [`backend::Backends`] and the shared [`noa_infer::ModelBackend`] interface, so
+//! this crate never needs a model or an engine.
 
 pub mod backend;
 pub mod config;
@@ -22,10 +23,7 @@ pub mod store;
 pub mod table;
 pub mod testing;
 
-pub use backend::{
-    BackendError, ChatBackend, ChatEvent, ChatMessage, ChatOutput, ChatRequest, ChatStream,
-    FinishReason,
-};
+pub use backend::{BackendError, Backends, ModelBackend};
 pub use config::RouterConfig;
 pub use decision::{Decision, QualitySource, RankedCandidate, RejectedModel, Rejection};
 pub use error::{FeedbackError, RouteError, StoreError};

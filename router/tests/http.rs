@@ -7,41 +7,86 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use noa_router::backend::{BackendError, ChatStream};
+use noa_infer::{Loglikelihood, LoglikelihoodRequest, RequestTimings};
+use noa_router::backend::{
+    BackendError, Backends, ChatMessage, EngineError, EventStream, FinishReason, GenerateRequest,
+    Generation, ModelBackend, Prompt, StreamEvent,
+};
 use noa_router::http::{AppState, HttpOptions, app};
 use noa_router::testing::registry_with;
-use noa_router::{
-    ChatBackend, ChatEvent, ChatOutput, ChatRequest, PolicyKind, Router, RouterConfig,
-};
+use noa_router::{PolicyKind, Router, RouterConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// Echoes the last user message back, word by word when streaming.
+/// A fake model: answers every request with `answer(request)` (the text, or why not),
+/// optionally after a pause, and streams it as one event per word.
+struct Fake<F> {
+    answer: F,
+    pause: std::time::Duration,
+}
+
+fn generation(text: String, max_tokens: u32) -> Generation {
+    Generation {
+        text,
+        prompt_tokens: 7,
+        cached_tokens: 0,
+        gen_tokens: max_tokens.min(3),
+        finish: FinishReason::Stop,
+        timings: RequestTimings::default(),
+        rendered_prompt: String::new(),
+    }
+}
+
+impl<F> ModelBackend for Fake<F>
+where
+    F: Fn(&GenerateRequest) -> Result<String, EngineError> + Send + Sync,
+{
+    fn generate_batch(
+        &self,
+        requests: Vec<GenerateRequest>,
+    ) -> Vec<Result<Generation, EngineError>> {
+        std::thread::sleep(self.pause);
+        requests.iter().map(|r| Ok(generation((self.answer)(r)?, r.max_tokens))).collect()
+    }
+    fn loglikelihood_batch(
+        &self,
+        requests: Vec<LoglikelihoodRequest>,
+    ) -> Vec<Result<Loglikelihood, EngineError>> {
+        requests.iter().map(|_| Err(EngineError::Unsupported("fake".into()))).collect()
+    }
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        Ok(messages.iter().map(|m| m.content.as_str()).collect())
+    }
+    fn generate_stream(&self, request: GenerateRequest) -> Result<EventStream, EngineError> {
+        let out = self.generate(request)?;
+        let mut events: Vec<StreamEvent> =
+            out.text.split_inclusive(' ').map(|w| StreamEvent::Token(w.to_owned())).collect();
+        events.push(StreamEvent::Done(out));
+        Ok(Box::new(events.into_iter()))
+    }
+}
+
+/// Echoes the last user message back, word by word when streaming; `model-02` does
+/// not load.
 struct Echo;
 
-impl ChatBackend for Echo {
-    fn complete(&self, model_id: &str, req: ChatRequest) -> Result<ChatOutput, BackendError> {
+impl Backends for Echo {
+    fn model(&self, model_id: &str) -> Result<Arc<dyn ModelBackend>, BackendError> {
         if model_id == "model-02" {
             return Err(BackendError::Unavailable {
                 model: model_id.into(),
                 reason: "fake load failure".into(),
             });
         }
-        let text =
-            format!("{model_id}: {}", req.messages.last().map_or("", |m| m.content.as_str()));
-        Ok(ChatOutput {
-            text,
-            prompt_tokens: 7,
-            completion_tokens: req.max_tokens.min(3),
-            finish_reason: noa_router::FinishReason::Stop,
-        })
-    }
-    fn stream(&self, model_id: &str, req: ChatRequest) -> Result<ChatStream, BackendError> {
-        let out = self.complete(model_id, req)?;
-        let mut events: Vec<ChatEvent> =
-            out.text.split_inclusive(' ').map(|w| ChatEvent::Delta(w.to_owned())).collect();
-        events.push(ChatEvent::Done(out));
-        Ok(Box::new(events.into_iter()))
+        let id = model_id.to_owned();
+        let answer = move |r: &GenerateRequest| {
+            let last = match &r.prompt {
+                Prompt::Chat(m) => m.last().map_or("", |m| m.content.as_str()),
+                Prompt::Raw(text) => text,
+            };
+            Ok(format!("{id}: {last}"))
+        };
+        Ok(Arc::new(Fake { answer, pause: std::time::Duration::ZERO }))
     }
 }
 
@@ -381,13 +426,10 @@ async fn chat_completion_streams_sse_chunks_then_done() {
 /// A backend slower than the server's deadline.
 struct Slow;
 
-impl ChatBackend for Slow {
-    fn complete(&self, _: &str, _: ChatRequest) -> Result<ChatOutput, BackendError> {
-        std::thread::sleep(std::time::Duration::from_millis(600));
-        Err(BackendError::Failed("too late".into()))
-    }
-    fn stream(&self, m: &str, r: ChatRequest) -> Result<ChatStream, BackendError> {
-        self.complete(m, r).map(|_| Box::new(std::iter::empty()) as ChatStream)
+impl Backends for Slow {
+    fn model(&self, _: &str) -> Result<Arc<dyn ModelBackend>, BackendError> {
+        let answer = |_: &GenerateRequest| Err(EngineError::Decode("too late".into()));
+        Ok(Arc::new(Fake { answer, pause: std::time::Duration::from_millis(600) }))
     }
 }
 
@@ -455,13 +497,37 @@ struct Leaky;
 
 const SECRET: &str = "/srv/noa/models/secret.gguf: ggml_abort at llama.cpp:1234";
 
-impl ChatBackend for Leaky {
-    fn complete(&self, _: &str, _: ChatRequest) -> Result<ChatOutput, BackendError> {
-        Err(BackendError::Failed(SECRET.into()))
+/// Fails at once, and a stream fails after its first word.
+struct LeakyModel;
+
+impl ModelBackend for LeakyModel {
+    fn generate_batch(
+        &self,
+        requests: Vec<GenerateRequest>,
+    ) -> Vec<Result<Generation, EngineError>> {
+        requests.iter().map(|_| Err(EngineError::Decode(SECRET.into()))).collect()
     }
-    fn stream(&self, _: &str, _: ChatRequest) -> Result<ChatStream, BackendError> {
-        let events = [ChatEvent::Delta("half ".into()), ChatEvent::Failed(SECRET.into())];
+    fn loglikelihood_batch(
+        &self,
+        requests: Vec<LoglikelihoodRequest>,
+    ) -> Vec<Result<Loglikelihood, EngineError>> {
+        requests.iter().map(|_| Err(EngineError::Decode(SECRET.into()))).collect()
+    }
+    fn render_chat(&self, _: &[ChatMessage]) -> Result<String, EngineError> {
+        Err(EngineError::Template(SECRET.into()))
+    }
+    fn generate_stream(&self, _: GenerateRequest) -> Result<EventStream, EngineError> {
+        let events = [
+            StreamEvent::Token("half ".into()),
+            StreamEvent::Failed(EngineError::Decode(SECRET.into())),
+        ];
         Ok(Box::new(events.into_iter()))
+    }
+}
+
+impl Backends for Leaky {
+    fn model(&self, _: &str) -> Result<Arc<dyn ModelBackend>, BackendError> {
+        Ok(Arc::new(LeakyModel))
     }
 }
 

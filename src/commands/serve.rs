@@ -1,6 +1,6 @@
 //! `noa serve`: the router and OpenAI-compatible chat completions over HTTP. This file
 //! wires the pieces: the registry, the persistent router under `NOA_HOME/router`, and
-//! the engine's memory-bounded model pool adapted to the router's `ChatBackend`
+//! the engine's memory-bounded model pool behind the router's `Backends`
 //! (models load on first use; the least recently used is unloaded when memory would
 //! run out). Stops gracefully on SIGINT/SIGTERM and snapshots what it learned.
 
@@ -11,17 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use noa_engine::{
-    ChatMessage, EngineConfig, EngineError, FinishReason, GenerateRequest, ModelPool, PoolBudget,
-    Prompt, StreamEvent,
-};
+use noa_engine::{EngineConfig, ModelPool, PoolBudget};
 use noa_registry::RegistryStore;
-use noa_router::backend::{BackendError, ModelRuntime};
+use noa_router::backend::{BackendError, Backends, ModelBackend, ModelRuntime};
 use noa_router::http::{AppState, HttpOptions};
-use noa_router::{
-    ChatBackend, ChatEvent, ChatOutput, ChatRequest, ChatStream, PolicyKind, Router, RouterConfig,
-    StoreError,
-};
+use noa_router::{PolicyKind, Router, RouterConfig, StoreError};
 
 use super::{Context, Outcome, UserError};
 
@@ -229,86 +223,20 @@ async fn shutdown_signal() {
     eprintln!("noa serve: shutting down");
 }
 
-/// The engine behind the router's backend trait.
+/// The engine's model pool as the models the service runs.
 struct EngineBackend {
     pool: ModelPool,
     paths: HashMap<String, PathBuf>,
 }
 
-impl EngineBackend {
-    fn model(&self, id: &str) -> Result<noa_engine::Model, BackendError> {
+impl Backends for EngineBackend {
+    fn model(&self, id: &str) -> Result<Arc<dyn ModelBackend>, BackendError> {
         let path = self.paths.get(id).ok_or_else(|| BackendError::Unavailable {
             model: id.to_owned(),
             reason: "no model file is installed".to_owned(),
         })?;
-        self.pool.get(id, path).map_err(|e| engine_error(id, e))
-    }
-}
-
-fn engine_error(id: &str, e: EngineError) -> BackendError {
-    match e {
-        EngineError::Crashed { cause } => BackendError::Crashed { model: id.to_owned(), cause },
-        EngineError::WorkerGone => {
-            BackendError::Crashed { model: id.to_owned(), cause: e.to_string() }
-        }
-        EngineError::PromptTooLong { .. } => BackendError::BadRequest(e.to_string()),
-        EngineError::BadModel { .. } | EngineError::Load { .. } | EngineError::Unavailable(_) => {
-            BackendError::Unavailable { model: id.to_owned(), reason: e.to_string() }
-        }
-        other => BackendError::Failed(other.to_string()),
-    }
-}
-
-fn request(req: ChatRequest) -> GenerateRequest {
-    GenerateRequest {
-        prompt: Prompt::Chat(
-            req.messages.into_iter().map(|m| ChatMessage::new(m.role, m.content)).collect(),
-        ),
-        max_tokens: req.max_tokens,
-        stop: req.stop,
-        temperature: req.temperature,
-        seed: req.seed,
-        constraint: None,
-        deadline: None,
-        shared_prefix: None,
-    }
-}
-
-fn finish(f: FinishReason) -> noa_router::FinishReason {
-    match f {
-        FinishReason::Length => noa_router::FinishReason::Length,
-        _ => noa_router::FinishReason::Stop,
-    }
-}
-
-impl ChatBackend for EngineBackend {
-    fn complete(&self, model_id: &str, req: ChatRequest) -> Result<ChatOutput, BackendError> {
-        let g =
-            self.model(model_id)?.generate(request(req)).map_err(|e| engine_error(model_id, e))?;
-        Ok(ChatOutput {
-            text: g.text,
-            prompt_tokens: g.prompt_tokens,
-            completion_tokens: g.gen_tokens,
-            finish_reason: finish(g.finish),
-        })
-    }
-
-    fn stream(&self, model_id: &str, req: ChatRequest) -> Result<ChatStream, BackendError> {
-        let rx = self
-            .model(model_id)?
-            .generate_stream(request(req))
-            .map_err(|e| engine_error(model_id, e))?;
-        Ok(Box::new(rx.into_iter().map(|ev| match ev {
-            StreamEvent::Token(t) => ChatEvent::Delta(t),
-            StreamEvent::Done(g) => ChatEvent::Done(ChatOutput {
-                text: g.text,
-                prompt_tokens: g.prompt_tokens,
-                completion_tokens: g.gen_tokens,
-                finish_reason: finish(g.finish),
-            }),
-            StreamEvent::Failed(EngineError::Crashed { cause }) => ChatEvent::Crashed(cause),
-            StreamEvent::Failed(e) => ChatEvent::Failed(e.to_string()),
-        })))
+        let model = self.pool.get(id, path).map_err(|e| BackendError::engine(id, e))?;
+        Ok(Arc::new(model))
     }
 
     fn loaded(&self) -> Vec<String> {

@@ -6,7 +6,6 @@
 //! reused from the cache; a time budget is shared fairly between the remaining
 //! (model, suite) pairs. At the end the run is aggregated into registry measurements.
 
-pub mod backend;
 pub mod cache;
 pub mod files;
 mod memory;

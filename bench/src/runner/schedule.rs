@@ -18,9 +18,9 @@ use noa_engine::{
     EngineError, GenerateRequest, Generation, Loglikelihood, LoglikelihoodRequest, Prompt,
 };
 
-use super::backend::Backend;
 use super::trace::Trace;
 use crate::kind::{Episode, GenSettings, Item, Reply, Score, Step, TaskKind};
+use noa_engine::ModelBackend;
 
 /// How one suite's items are to be run.
 #[derive(Debug, Clone)]
@@ -119,7 +119,7 @@ where
 /// once per item, with the sha256 of its first prompt, whether a stored result can be
 /// reused; `on_finish` gets every finished item, in completion order.
 pub fn run_items(
-    backend: &dyn Backend,
+    backend: &dyn ModelBackend,
     kind: &dyn TaskKind,
     settings: &GenSettings,
     all: &[Item],
@@ -130,7 +130,7 @@ pub fn run_items(
 ) -> ScheduleOutcome {
     // Every request starting with the suite's shared prefix says so, for the engine.
     let sharing = super::shared::Sharing::new(backend, kind, settings, all);
-    let backend: &dyn Backend = &sharing;
+    let backend: &dyn ModelBackend = &sharing;
     let mut run = Dispatch::new(backend, kind, settings, all, items, config);
     std::thread::scope(|scope| {
         let (events_tx, events) = mpsc::channel::<Event>();
@@ -178,7 +178,7 @@ fn step_episode((mut a, reply): (Active, Option<Reply>)) -> Event {
 
 /// An engine caller's job: one generation, or one batch of log-likelihood steps whose
 /// results are handed back to each episode in order.
-fn run_engine_job(backend: &dyn Backend, job: EngineJob) -> Event {
+fn run_engine_job(backend: &dyn ModelBackend, job: EngineJob) -> Event {
     match job {
         EngineJob::Gen(a, req) => {
             let res =
@@ -212,7 +212,7 @@ fn run_engine_job(backend: &dyn Backend, job: EngineJob) -> Event {
 /// episodes are live, the log-likelihood steps gathered for the next batch, and the
 /// outcome so far.
 struct Dispatch<'a> {
-    backend: &'a dyn Backend,
+    backend: &'a dyn ModelBackend,
     kind: &'a dyn TaskKind,
     settings: &'a GenSettings,
     all: &'a [Item],
@@ -234,7 +234,7 @@ struct Dispatch<'a> {
 
 impl<'a> Dispatch<'a> {
     fn new(
-        backend: &'a dyn Backend,
+        backend: &'a dyn ModelBackend,
         kind: &'a dyn TaskKind,
         settings: &'a GenSettings,
         all: &'a [Item],
@@ -427,7 +427,7 @@ fn fail(
 /// sha256 of the exact text the first step gives the engine (the chat template
 /// rendered by the model itself when it can), and that text: the prompt of a
 /// generation, or the shared context of log-likelihood requests.
-fn first_prompt(backend: &dyn Backend, step: &Step) -> (String, Option<String>) {
+fn first_prompt(backend: &dyn ModelBackend, step: &Step) -> (String, Option<String>) {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     let text = match step {

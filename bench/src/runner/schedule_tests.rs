@@ -10,9 +10,9 @@ use noa_engine::{
     LoglikelihoodRequest, Prompt, RequestTimings,
 };
 
-use super::backend::Backend;
 use super::schedule::{Finished, ScheduleConfig, run_items};
 use crate::kind::{Episode, GenSettings, Item, Reply, Score, Step, TaskKind};
+use noa_engine::ModelBackend;
 
 /// Echoes the prompt upper-cased after `delay` (3 ms by default), refusing requests
 /// whose deadline has passed as the engine does; records every call's size and the
@@ -25,7 +25,7 @@ struct Scripted {
     delay: Option<Duration>,
 }
 
-impl Backend for Scripted {
+impl ModelBackend for Scripted {
     fn generate_batch(
         &self,
         requests: Vec<GenerateRequest>,
@@ -172,7 +172,7 @@ fn items(texts: &[&str]) -> Vec<Item> {
 }
 
 fn run(
-    backend: &dyn Backend,
+    backend: &dyn ModelBackend,
     all: &[Item],
     batch: usize,
     deadline: Option<Instant>,
@@ -181,7 +181,7 @@ fn run(
 }
 
 fn run_cut(
-    backend: &dyn Backend,
+    backend: &dyn ModelBackend,
     all: &[Item],
     batch: usize,
     deadline: Option<Instant>,

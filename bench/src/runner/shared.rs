@@ -12,12 +12,12 @@ use noa_engine::{
     Prompt,
 };
 
-use super::backend::Backend;
 use crate::kind::{GenSettings, Item, Step, TaskKind};
+use noa_engine::ModelBackend;
 
 /// A backend that marks each generation request's shared prefix, then hands it on.
 pub(super) struct Sharing<'a> {
-    inner: &'a dyn Backend,
+    inner: &'a dyn ModelBackend,
     /// `None`: the items share nothing worth declaring, or there is only one.
     prefix: Option<String>,
 }
@@ -26,7 +26,7 @@ impl<'a> Sharing<'a> {
     /// The shared prefix of the first prompts of `items` on `inner` (rendered with the
     /// model's own chat template, as the engine will render them).
     pub(super) fn new(
-        inner: &'a dyn Backend,
+        inner: &'a dyn ModelBackend,
         kind: &dyn TaskKind,
         settings: &GenSettings,
         items: &[Item],
@@ -49,7 +49,7 @@ impl<'a> Sharing<'a> {
     }
 }
 
-fn render(backend: &dyn Backend, prompt: &Prompt) -> Option<String> {
+fn render(backend: &dyn ModelBackend, prompt: &Prompt) -> Option<String> {
     match prompt {
         Prompt::Raw(text) => Some(text.clone()),
         Prompt::Chat(messages) => backend.render_chat(messages).ok(),
@@ -73,7 +73,7 @@ pub(crate) fn common_prefix(mut texts: impl Iterator<Item = String>) -> Option<S
     (seen >= 2 && !prefix.is_empty()).then_some(prefix)
 }
 
-impl Backend for Sharing<'_> {
+impl ModelBackend for Sharing<'_> {
     fn generate_batch(
         &self,
         requests: Vec<GenerateRequest>,

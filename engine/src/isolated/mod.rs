@@ -16,6 +16,5 @@ mod supervisor;
 mod worker_main;
 
 pub use memory::resident_bytes;
-pub(crate) use supervisor::DIED_WHILE_LOADING;
 pub use supervisor::{WorkerModel, WorkerState};
 pub use worker_main::worker_main;

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::protocol::{Load, Request, Response, encode};
+use crate::error::DIED_WHILE_LOADING;
 use crate::generate::Reply;
 use crate::handle::Submit;
 use crate::{
@@ -29,8 +30,6 @@ use crate::{
 const LOAD_TIMEOUT: Duration = Duration::from_secs(600);
 /// How far past a request's deadline a worker may stay silent about it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(10);
-/// How the reason a load failed with starts when the worker died while loading.
-pub(crate) const DIED_WHILE_LOADING: &str = "the engine worker died while loading it: ";
 /// Lines of a worker's stderr kept to explain its death.
 const STDERR_LINES: usize = 20;
 

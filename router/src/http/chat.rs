@@ -18,7 +18,9 @@ use serde_json::json;
 
 use super::openai::{ChatCompletionRequest, Content, NoaOptions, Stop};
 use super::{ApiError, ApiJson, AppState, blocking, request_id};
-use crate::backend::{BackendError, ChatEvent, ChatMessage, ChatOutput, ChatRequest};
+use crate::backend::{
+    BackendError, ChatMessage, EventStream, GenerateRequest, Generation, Prompt, StreamEvent,
+};
 use crate::requirements::TaskRequirements;
 
 const DEFAULT_MAX_TOKENS: u32 = 256;
@@ -46,8 +48,8 @@ pub async fn completions(
     }
     let messages = messages(&body)?;
     let max_tokens = body.max_completion_tokens.or(body.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS);
-    let request = ChatRequest {
-        messages,
+    let request = GenerateRequest {
+        prompt: Prompt::Chat(messages),
         max_tokens,
         temperature: body.temperature.unwrap_or(0.0).max(0.0),
         seed: body.seed.unwrap_or(0) as u32,
@@ -56,6 +58,9 @@ pub async fn completions(
             Some(Stop::One(s)) => vec![s],
             Some(Stop::Many(v)) => v,
         },
+        constraint: None,
+        deadline: None,
+        shared_prefix: None,
     };
     let mut target = target(&s, &headers, &body.model, body.noa, &request)?;
     let stream = body.stream.unwrap_or(false);
@@ -134,7 +139,7 @@ fn target(
     headers: &HeaderMap,
     model: &str,
     noa: Option<NoaOptions>,
-    req: &ChatRequest,
+    req: &GenerateRequest,
 ) -> Result<Target, ApiError> {
     if model != "auto" {
         if s.router.table().index_of(model).is_none() {
@@ -161,7 +166,10 @@ fn target(
     tr.policy = opts.policy;
     tr.features = opts.features;
     // Roughly four characters per token; the router only needs the order of magnitude.
-    let chars: usize = req.messages.iter().map(|m| m.content.len() + m.role.len() + 4).sum();
+    let chars: usize = match &req.prompt {
+        Prompt::Chat(messages) => messages.iter().map(|m| m.content.len() + m.role.len() + 4).sum(),
+        Prompt::Raw(text) => text.len(),
+    };
     tr.prompt_tokens = Some((chars / 4).max(1) as u32);
     tr.output_tokens = Some(req.max_tokens);
     choose(s, tr)
@@ -288,25 +296,27 @@ fn record_latency(s: &AppState, target: &Target, ms: f64) {
     }
 }
 
-fn usage(out: &ChatOutput) -> serde_json::Value {
+fn usage(out: &Generation) -> serde_json::Value {
     json!({
         "prompt_tokens": out.prompt_tokens,
-        "completion_tokens": out.completion_tokens,
-        "total_tokens": out.prompt_tokens + out.completion_tokens,
+        "completion_tokens": out.gen_tokens,
+        "total_tokens": out.prompt_tokens + out.gen_tokens,
     })
 }
 
 async fn complete_response(
     s: &AppState,
     target: &Target,
-    req: ChatRequest,
+    req: GenerateRequest,
 ) -> Result<Response, ApiError> {
     let backend = s.backend.clone();
     let model = target.model.clone();
     let start = Instant::now();
-    let out: ChatOutput = blocking(move || backend.complete(&model, req))
-        .await?
-        .map_err(|e| backend_failed(s, &target.model, e))?;
+    let out: Generation = blocking(move || {
+        backend.model(&model)?.generate(req).map_err(|e| BackendError::engine(&model, e))
+    })
+    .await?
+    .map_err(|e| backend_failed(s, &target.model, e))?;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let (s2, t2) = (s.clone(), target.detached());
     let _ = blocking(move || record_latency(&s2, &t2, ms)).await;
@@ -318,7 +328,7 @@ async fn complete_response(
         "choices": [{
             "index": 0,
             "message": {"role": "assistant", "content": out.text},
-            "finish_reason": out.finish_reason,
+            "finish_reason": out.finish.openai(),
             "logprobs": null,
         }],
         "usage": usage(&out),
@@ -331,15 +341,17 @@ async fn complete_response(
 async fn stream_response(
     s: &AppState,
     target: &Target,
-    req: ChatRequest,
+    req: GenerateRequest,
     include_usage: bool,
 ) -> Result<Response, ApiError> {
     let backend = s.backend.clone();
     let model = target.model.clone();
     let start = Instant::now();
-    let rx = blocking(move || backend.stream(&model, req))
-        .await?
-        .map_err(|e| backend_failed(s, &target.model, e))?;
+    let rx = blocking(move || {
+        backend.model(&model)?.generate_stream(req).map_err(|e| BackendError::engine(&model, e))
+    })
+    .await?
+    .map_err(|e| backend_failed(s, &target.model, e))?;
     let events = relay(s, target, rx, start);
     let chunks = Arc::new(Chunker {
         id: completion_id(target),
@@ -354,20 +366,19 @@ async fn stream_response(
 fn relay(
     s: &AppState,
     target: &Target,
-    rx: crate::backend::ChatStream,
+    rx: EventStream,
     start: Instant,
-) -> tokio::sync::mpsc::Receiver<ChatEvent> {
-    let (tx, arx) = tokio::sync::mpsc::channel::<ChatEvent>(64);
+) -> tokio::sync::mpsc::Receiver<StreamEvent> {
+    let (tx, arx) = tokio::sync::mpsc::channel::<StreamEvent>(64);
     let (s2, t2) = (s.clone(), target.detached());
     tokio::task::spawn_blocking(move || {
         for ev in rx {
-            let last = !matches!(ev, ChatEvent::Delta(_));
-            if matches!(ev, ChatEvent::Done(_)) {
+            let last = !matches!(ev, StreamEvent::Token(_));
+            if matches!(ev, StreamEvent::Done(_)) {
                 record_latency(&s2, &t2, start.elapsed().as_secs_f64() * 1000.0);
             }
-            if let ChatEvent::Crashed(cause) = &ev {
-                let e = BackendError::Crashed { model: t2.model.clone(), cause: cause.clone() };
-                drop(backend_failed(&s2, &t2.model, e));
+            if let StreamEvent::Failed(e) = &ev {
+                drop(backend_failed(&s2, &t2.model, BackendError::engine(&t2.model, e.clone())));
             }
             if tx.blocking_send(ev).is_err() || last {
                 break;
@@ -396,7 +407,7 @@ impl Chunker {
 
 /// The SSE stream: a first chunk naming the role, then the payloads of each event.
 fn sse(
-    events: tokio::sync::mpsc::Receiver<ChatEvent>,
+    events: tokio::sync::mpsc::Receiver<StreamEvent>,
     chunks: Arc<Chunker>,
     include_usage: bool,
     request_id: String,
@@ -419,19 +430,19 @@ fn sse(
 /// Queue the SSE `data:` payloads of one engine event (`None`: the engine went away);
 /// true when the stream ends with them.
 fn payloads(
-    ev: Option<ChatEvent>,
+    ev: Option<StreamEvent>,
     chunks: &Chunker,
     include_usage: bool,
     request_id: &str,
     queue: &mut VecDeque<String>,
 ) -> bool {
     let err = match ev {
-        Some(ChatEvent::Delta(t)) => {
+        Some(StreamEvent::Token(t)) => {
             queue.push_back(chunks.chunk(json!({"content": t}), None).to_string());
             return false;
         }
-        Some(ChatEvent::Done(out)) => {
-            queue.push_back(chunks.chunk(json!({}), Some(out.finish_reason.as_str())).to_string());
+        Some(StreamEvent::Done(out)) => {
+            queue.push_back(chunks.chunk(json!({}), Some(out.finish.openai())).to_string());
             if include_usage {
                 let mut u = chunks.chunk(json!({}), None);
                 u["choices"] = json!([]);
@@ -441,10 +452,7 @@ fn payloads(
             queue.push_back("[DONE]".to_owned());
             return true;
         }
-        Some(ChatEvent::Crashed(cause)) => {
-            ApiError::from(BackendError::Crashed { model: chunks.model.clone(), cause })
-        }
-        Some(ChatEvent::Failed(m)) => ApiError::internal("inference_failed", m),
+        Some(StreamEvent::Failed(e)) => ApiError::from(BackendError::engine(&chunks.model, e)),
         None => ApiError::internal("inference_failed", "generation ended without a result"),
     };
     queue.push_back(err.body(request_id).to_string());

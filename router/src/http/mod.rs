@@ -29,7 +29,7 @@ use tower_http::trace::TraceLayer;
 pub use error::{ApiError, ApiJson};
 pub use metrics::Metrics;
 
-use crate::backend::ChatBackend;
+use crate::backend::Backends;
 use crate::router::Router;
 
 /// Limits and defaults of the service.
@@ -63,7 +63,7 @@ impl Default for HttpOptions {
 #[derive(Clone)]
 pub struct AppState {
     pub router: Arc<Router>,
-    pub backend: Arc<dyn ChatBackend>,
+    pub backend: Arc<dyn Backends>,
     pub metrics: Arc<Metrics>,
     pub options: HttpOptions,
 }
@@ -75,7 +75,7 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(router: Arc<Router>, backend: Arc<dyn ChatBackend>, options: HttpOptions) -> Self {
+    pub fn new(router: Arc<Router>, backend: Arc<dyn Backends>, options: HttpOptions) -> Self {
         let metrics = Arc::new(Metrics::new(router.table()));
         Self { router, backend, metrics, options }
     }
