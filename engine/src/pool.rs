@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::header::check_gguf;
-use crate::{EngineConfig, EngineError, Model};
+use crate::{EngineConfig, EngineError, Model, ModelRuntime};
 
 /// Memory cap for a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,26 +44,6 @@ struct State {
     clock: u64,
 }
 
-/// What the pool says about one model, for `/v1/models` and `/metrics`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PoolEntry {
-    pub id: String,
-    /// `loading`, `ready` or `crashed` (its next request starts a new worker).
-    pub state: &'static str,
-    /// Workers started after the first.
-    pub restarts: u64,
-    /// Worker deaths so far.
-    pub crashes: usize,
-    /// The last death's cause.
-    pub last_crash: Option<String>,
-    /// Measured (worker) or estimated (in process) bytes.
-    pub memory_bytes: u64,
-    /// Whether `memory_bytes` was measured.
-    pub measured: bool,
-    /// The worker process's id (none in process, or while loading).
-    pub pid: Option<u32>,
-}
-
 /// Thread-safe pool of loaded models keyed by id.
 pub struct ModelPool {
     config: EngineConfig,
@@ -82,10 +62,10 @@ impl std::fmt::Debug for ModelPool {
     }
 }
 
-fn describe(id: &str, e: &Entry) -> PoolEntry {
+fn describe(id: &str, e: &Entry) -> ModelRuntime {
     let crashes = e.model.crashes();
     let measured = e.model.resident_bytes();
-    PoolEntry {
+    ModelRuntime {
         id: id.to_owned(),
         state: match e.model.state() {
             crate::WorkerState::Ready => "ready",
@@ -190,15 +170,15 @@ impl ModelPool {
     }
 
     /// Every loaded (or loading) model and its state, by id.
-    pub fn entries(&self) -> Vec<PoolEntry> {
+    pub fn entries(&self) -> Vec<ModelRuntime> {
         let loading = self.loading.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut out: Vec<PoolEntry> = match self.state.try_lock() {
+        let mut out: Vec<ModelRuntime> = match self.state.try_lock() {
             Ok(st) => st.loaded.iter().map(|(id, e)| describe(id, e)).collect(),
             // Held by a load in progress: report what is known without waiting.
             Err(_) => Vec::new(),
         };
         if let Some(id) = loading.filter(|id| !out.iter().any(|e| &e.id == id)) {
-            out.push(PoolEntry {
+            out.push(ModelRuntime {
                 id,
                 state: "loading",
                 restarts: 0,

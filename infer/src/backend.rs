@@ -8,6 +8,25 @@
 use crate::{ChatMessage, EngineError, GenerateRequest, Generation, Loglikelihood};
 use crate::{LoglikelihoodRequest, StreamEvent};
 
+/// What a backend says about one model it runs, for `/v1/models` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelRuntime {
+    pub id: String,
+    /// `loading`, `ready` or `crashed` (its next request starts a new worker).
+    pub state: &'static str,
+    /// Engine workers started after the first.
+    pub restarts: u64,
+    /// Engine deaths so far, and the last one's cause.
+    pub crashes: usize,
+    pub last_crash: Option<String>,
+    /// Resident memory: measured (a worker process) where `measured`, else estimated.
+    pub memory_bytes: u64,
+    pub measured: bool,
+    /// The engine worker's process id, where there is one (none in process or while
+    /// loading).
+    pub pid: Option<u32>,
+}
+
 /// The events of one streamed generation; the last is `Done` or `Failed`.
 pub type EventStream = Box<dyn Iterator<Item = StreamEvent> + Send>;
 

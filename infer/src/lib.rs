@@ -7,6 +7,6 @@ mod backend;
 mod error;
 pub mod types;
 
-pub use backend::{EventStream, ModelBackend};
+pub use backend::{EventStream, ModelBackend, ModelRuntime};
 pub use error::{DIED_WHILE_LOADING, EngineError, ILLEGAL_INSTRUCTION};
 pub use types::*;

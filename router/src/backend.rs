@@ -7,30 +7,10 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
 pub use noa_infer::{
     ChatMessage, EngineError, EventStream, FinishReason, GenerateRequest, Generation, ModelBackend,
-    Prompt, StreamEvent,
+    ModelRuntime, Prompt, StreamEvent,
 };
-
-/// What the backend says about one model it runs, for `/v1/models` and `/metrics`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelRuntime {
-    pub id: String,
-    /// `loading`, `ready` or `crashed`.
-    pub state: &'static str,
-    /// Engine workers started after the first.
-    pub restarts: u64,
-    /// Engine deaths so far, and the last one's cause.
-    pub crashes: usize,
-    pub last_crash: Option<String>,
-    /// Resident memory, measured where `measured`, else estimated.
-    pub memory_bytes: u64,
-    pub measured: bool,
-    /// The engine worker's process id, where there is one.
-    pub pid: Option<u32>,
-}
 
 /// Why inference failed.
 #[derive(Debug, thiserror::Error)]

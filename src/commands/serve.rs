@@ -244,19 +244,6 @@ impl Backends for EngineBackend {
     }
 
     fn runtime(&self) -> Vec<ModelRuntime> {
-        self.pool
-            .entries()
-            .into_iter()
-            .map(|e| ModelRuntime {
-                id: e.id,
-                state: e.state,
-                restarts: e.restarts,
-                crashes: e.crashes,
-                last_crash: e.last_crash,
-                memory_bytes: e.memory_bytes,
-                measured: e.measured,
-                pid: e.pid,
-            })
-            .collect()
+        self.pool.entries()
     }
 }
