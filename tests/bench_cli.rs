@@ -42,6 +42,7 @@ fn entry(id: &str, family: &str, path: &Path, sha: Option<String>) -> ModelEntry
             sha256: sha.unwrap_or_else(|| sha256(path)),
             verified_at: noa_registry::now_rfc3339(),
         }),
+        remote: None,
         gguf: None,
         sources: Vec::new(),
         declared: Declared {

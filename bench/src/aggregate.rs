@@ -82,6 +82,7 @@ pub fn measurements(manifest: &RunManifest, items: &[ItemRecord]) -> Vec<(String
                 suite: format!("{}@{}", suite.id, suite.version),
                 engine_build: manifest.engine_build.clone(),
                 hardware: manifest.hardware.id.clone(),
+                remote: None,
             };
             out.push((
                 model.id.clone(),

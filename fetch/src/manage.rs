@@ -97,6 +97,7 @@ pub fn add_local(
             sha256: sha256.clone(),
             verified_at: now_rfc3339(),
         }),
+        remote: None,
         gguf: Some(summary),
         sources: vec![Source::File {
             path: path.to_string_lossy().into_owned(),

@@ -57,6 +57,7 @@ impl CatalogEntry {
             parameters: Some(self.parameters),
             quantization: Some(self.quantization.clone()),
             file: None,
+            remote: None,
             gguf: None,
             sources: self.sources.clone(),
             declared: Declared {

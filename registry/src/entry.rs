@@ -67,6 +67,7 @@ mod tests {
                 suite: suite.into(),
                 engine_build: "e".into(),
                 hardware: "h".into(),
+                remote: None,
             },
             use_case: crate::schema::UseCase::Qa,
             quality: None,

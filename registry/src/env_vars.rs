@@ -163,7 +163,8 @@ env_vars! {
     NOA_MEMORY_BUDGET => "route, serve";
     /// What the task is: code, reasoning, qa, … (`--use-case`; default `general`).
     NOA_USE_CASE => "route";
-    /// Most permissive privacy tier allowed: local, private or cloud (`--privacy`).
+    /// Most permissive privacy tier allowed: local, private (or lan) or cloud
+    /// (`--privacy`).
     NOA_PRIVACY => "route";
     /// Lowest acceptable quality lower bound, in [0, 1] (`--min-quality`).
     NOA_MIN_QUALITY => "route";

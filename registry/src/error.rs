@@ -18,8 +18,13 @@ pub enum Error {
         "`{path}` is not a valid registry: {message} at line {line}, column {column} (the file was left untouched)"
     )]
     RegistryParse { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("`{path}` has registry schema version {found}, but this noa reads version {expected}")]
-    RegistrySchema { path: PathBuf, found: String, expected: u32 },
+    #[error(
+        "`{path}` has registry schema version {found}, but this noa reads versions {oldest} to {expected}{} (the file was left untouched)",
+        if found.parse::<u32>().is_ok_and(|f| f > *expected) { "; a newer noa wrote it" } else { "" }
+    )]
+    RegistrySchema { path: PathBuf, found: String, oldest: u32, expected: u32 },
+    #[error("`{path}` is not a valid registry: {message} (the file was left untouched)")]
+    RegistryInvalid { path: PathBuf, message: String },
     #[error("`{path}` is not a usable GGUF file: {reason}")]
     Gguf { path: PathBuf, reason: String },
     #[error("download of `{url}` failed: {message}")]

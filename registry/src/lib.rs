@@ -20,6 +20,7 @@ pub mod gguf;
 pub mod hardware;
 pub mod home;
 pub mod plan;
+pub mod remote;
 pub mod router_log;
 pub mod runs;
 pub mod schema;
@@ -34,10 +35,11 @@ pub use catalog::CatalogEntry;
 pub use entry::{cmp_timestamps, now_rfc3339};
 pub use error::{Error, Result};
 pub use home::NoaHome;
+pub use remote::{RemoteKey, RemoteModel, RemoteVerification};
 pub use schema::{
     Decision, DecisionStatus, Declared, GgufSummary, HardwareFingerprint, InstalledFile, Latency,
-    Measurement, MeasurementKey, ModelEntry, PairStatus, PairedDifference, PairedModel,
-    Percentiles, PipPackage, Priority, PrivacyTier, Quality, Registry, SCHEMA_VERSION, Source,
-    UseCase,
+    Measurement, MeasurementKey, ModelEntry, OLDEST_SCHEMA_VERSION, PairStatus, PairedDifference,
+    PairedModel, Percentiles, PipPackage, Priority, PrivacyTier, Quality, Registry, SCHEMA_VERSION,
+    Source, UseCase,
 };
 pub use store::RegistryStore;

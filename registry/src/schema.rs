@@ -1,14 +1,24 @@
-//! The `models.json` schema, version 1. Declared values (what the catalog claims) and
+//! The `models.json` schema, version 2. Declared values (what the catalog claims) and
 //! measured values (what `noa bench` saw on this machine) live in separate fields and
 //! are never mixed. Every struct denies unknown fields so a typo in a hand-edited
 //! registry is an error, not silently dropped data. The JSON Schema generated from
 //! these types is committed as `registry/models.schema.json`.
+//!
+//! Version 2 added remote models (an entry with `remote` instead of `file`, see
+//! [`crate::remote`]) and the optional `remote` part of a [`MeasurementKey`]. Every
+//! version 1 file is a valid version 2 file once its `schema` says 2, so `store` reads
+//! both and upgrades a version 1 file on its first write, keeping a backup.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::remote::{RemoteKey, RemoteModel};
+
 /// Current schema version written into `models.json`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest schema version this noa still reads (and upgrades on its first write).
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// The whole `models.json` file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -47,7 +57,8 @@ impl Registry {
         self.models.iter_mut().find(|m| m.id == id)
     }
     /// Insert or replace by id, keeping models sorted. Measurements of a replaced entry
-    /// are kept when the file's sha256 is unchanged.
+    /// are kept when the file's sha256 is unchanged, or for a remote model when it is
+    /// still the same served model at the same endpoint.
     pub fn upsert(&mut self, mut entry: ModelEntry) {
         match self.models.iter_mut().find(|m| m.id == entry.id) {
             Some(old) => {
@@ -55,7 +66,11 @@ impl Registry {
                     (Some(a), Some(b)) => a.sha256 == b.sha256,
                     _ => false,
                 };
-                if same_file && entry.measured.is_empty() {
+                let same_remote = match (&old.remote, &entry.remote) {
+                    (Some(a), Some(b)) => a.same_target(b),
+                    _ => false,
+                };
+                if (same_file || same_remote) && entry.measured.is_empty() {
                     entry.measured = std::mem::take(&mut old.measured);
                 }
                 *old = entry;
@@ -80,9 +95,14 @@ pub struct ModelEntry {
     /// Quantisation, e.g. `Q4_K_M`.
     #[serde(default)]
     pub quantization: Option<String>,
-    /// The verified file on disk; `None` for an entry whose file is not installed.
+    /// The verified file on disk; `None` for an entry whose file is not installed, and
+    /// always `None` for a remote model.
     #[serde(default)]
     pub file: Option<InstalledFile>,
+    /// Set for a model served by an OpenAI-compatible server elsewhere (schema 2); such
+    /// an entry has no `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteModel>,
     /// What our own GGUF header reader found in the file.
     #[serde(default)]
     pub gguf: Option<GgufSummary>,
@@ -107,6 +127,7 @@ impl ModelEntry {
             parameters: None,
             quantization: None,
             file: None,
+            remote: None,
             gguf: None,
             sources: Vec::new(),
             declared: Declared {
@@ -312,6 +333,8 @@ impl std::str::FromStr for UseCase {
 }
 
 /// Where a model's data may go. Ordered: a request allowing `Private` accepts `Local`.
+/// `lan` is accepted wherever a tier is read (files, requests, the command line) as
+/// another name of `private`, the name the design uses; `private` is what is written.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
@@ -319,10 +342,46 @@ impl std::str::FromStr for UseCase {
 pub enum PrivacyTier {
     /// Runs on this machine; nothing leaves it.
     Local,
-    /// Runs on hosts the user controls (LAN servers).
+    /// Runs on hosts the user controls (LAN servers). Also read as `lan`.
+    #[serde(alias = "lan")]
     Private,
     /// A third-party service.
     Cloud,
+}
+
+impl PrivacyTier {
+    pub const ALL: [PrivacyTier; 3] =
+        [PrivacyTier::Local, PrivacyTier::Private, PrivacyTier::Cloud];
+
+    /// The name written in files and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrivacyTier::Local => "local",
+            PrivacyTier::Private => "private",
+            PrivacyTier::Cloud => "cloud",
+        }
+    }
+}
+
+impl std::fmt::Display for PrivacyTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PrivacyTier {
+    type Err = String;
+    /// `local`, `private` (or its alias `lan`), `cloud`; any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "local" => Ok(PrivacyTier::Local),
+            "private" | "lan" => Ok(PrivacyTier::Private),
+            "cloud" => Ok(PrivacyTier::Cloud),
+            _ => Err(format!(
+                "unknown privacy tier `{s}` (expected local, lan (= private) or cloud)"
+            )),
+        }
+    }
 }
 
 /// Download priority from the original plan.
@@ -350,16 +409,24 @@ pub struct HardwareFingerprint {
     pub engine_build: String,
 }
 
-/// The key a measurement is unique under.
+/// The key a measurement is unique under. A local model's is its file's sha256; a
+/// remote model's is `remote` (endpoint, served model, what version the server
+/// reported), with `model_sha256` empty. `hardware` is always the machine that ran the
+/// bench: for a remote model the client, whose network is part of what was measured.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasurementKey {
+    /// sha256 of the local model file; empty (and not written) for a remote model.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub model_sha256: String,
     /// `<suite id>@<suite version>`.
     pub suite: String,
     pub engine_build: String,
     /// [`HardwareFingerprint::id`].
     pub hardware: String,
+    /// Which remote model answered (schema 2); `None` for a local model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteKey>,
 }
 
 /// What one bench run measured for one model on one suite.

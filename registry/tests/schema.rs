@@ -34,5 +34,5 @@ fn an_empty_registry_round_trips_and_validates_its_own_version() {
     let r = Registry::default();
     let text = serde_json::to_string(&r).unwrap();
     assert_eq!(serde_json::from_str::<Registry>(&text).unwrap(), r);
-    assert!(text.contains("\"schema\":1"));
+    assert!(text.contains("\"schema\":2"));
 }

@@ -20,6 +20,7 @@ pub fn model(id: &str, size: u64, use_cases: &[UseCase]) -> ModelEntry {
             sha256: format!("{:0>64}", id.len()),
             verified_at: "2026-01-01T00:00:00Z".to_owned(),
         }),
+        remote: None,
         gguf: None,
         sources: Vec::new(),
         declared: Declared {
@@ -51,6 +52,7 @@ pub fn measurement(
             suite: format!("{}@1", use_case.as_str()),
             engine_build: "test".to_owned(),
             hardware: "test".to_owned(),
+            remote: None,
         },
         use_case,
         quality: Some(Quality {

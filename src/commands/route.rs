@@ -17,7 +17,7 @@ pub struct RouteArgs {
     /// agent, vision or general.
     #[arg(long, env = noa_registry::env_vars::NOA_USE_CASE, default_value = "general")]
     pub use_case: UseCase,
-    /// Most permissive privacy tier allowed: local, private or cloud.
+    /// Most permissive privacy tier allowed: local, private (or lan) or cloud.
     #[arg(long, env = noa_registry::env_vars::NOA_PRIVACY, value_parser = parse_privacy)]
     pub privacy: Option<PrivacyTier>,
     /// Lowest acceptable quality lower bound, in [0, 1].
@@ -49,13 +49,9 @@ pub struct RouteArgs {
     pub json: bool,
 }
 
+/// `local`, `private` (or `lan`), `cloud`: the registry's one spelling rule.
 fn parse_privacy(s: &str) -> Result<PrivacyTier, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "local" => Ok(PrivacyTier::Local),
-        "private" => Ok(PrivacyTier::Private),
-        "cloud" => Ok(PrivacyTier::Cloud),
-        _ => Err(format!("unknown privacy tier `{s}` (expected local, private or cloud)")),
-    }
+    s.parse()
 }
 
 pub fn run(args: RouteArgs, ctx: &Context) -> anyhow::Result<Outcome> {

@@ -107,6 +107,7 @@ pub fn model_entry(
             sha256: hex::encode(Sha256::digest(&bytes)),
             verified_at: noa_registry::now_rfc3339(),
         }),
+        remote: None,
         gguf: None,
         sources: Vec::new(),
         declared: noa_registry::Declared {

@@ -232,6 +232,7 @@ fn measurement(use_case: UseCase, recs: &[&ItemRecord]) -> Measurement {
             suite: format!("replay-{use_case}@1"),
             engine_build: "replay".to_owned(),
             hardware: "replay".to_owned(),
+            remote: None,
         },
         use_case,
         quality: quality(&scores),
