@@ -26,7 +26,8 @@ pub struct ModelStatus {
     pub declared_quality: Option<f64>,
     pub privacy: PrivacyTier,
     pub vision: bool,
-    /// `installed`, `missing` (registered but the file is gone) or `not installed`.
+    /// `installed`, `missing` (registered but the file is gone), `not installed`, or
+    /// `remote` (served elsewhere; see `remote`).
     pub status: String,
     pub path: Option<String>,
     pub sha256: Option<String>,
@@ -39,6 +40,20 @@ pub struct ModelStatus {
     /// False when a Hugging Face source in the catalog is unconfirmed.
     pub sources_confirmed: bool,
     pub source_kinds: Vec<String>,
+    /// Where a remote model is served; absent for a local one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteStatus>,
+}
+
+/// A remote model's server, as `noa models list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoteStatus {
+    pub endpoint: String,
+    pub model: String,
+    pub api_key_env: Option<String>,
+    /// When `noa models verify` last succeeded, and the version it learnt.
+    pub verified_at: Option<String>,
+    pub version: Option<String>,
 }
 
 /// Rows for every catalog model (catalog order) then every other registered model (by id).
@@ -61,6 +76,7 @@ fn row(cat: Option<&CatalogEntry>, registry: &Registry, home: &NoaHome, id: &str
     let entry = entry.unwrap_or_else(|| crate::schema::ModelEntry::bare(id));
     let path = entry.file_path(home);
     let status = match (&entry.file, &path) {
+        _ if entry.remote.is_some() => "remote",
         (Some(_), Some(p)) if p.is_file() => "installed",
         (Some(_), _) => "missing",
         _ => "not installed",
@@ -100,5 +116,12 @@ fn row(cat: Option<&CatalogEntry>, registry: &Registry, home: &NoaHome, id: &str
             })
             .map(str::to_owned)
             .collect(),
+        remote: entry.remote.as_ref().map(|r| RemoteStatus {
+            endpoint: r.base_url().unwrap_or_else(|_| r.endpoint.clone()),
+            model: r.model.clone(),
+            api_key_env: r.api_key_env.clone(),
+            verified_at: r.verified.as_ref().map(|v| v.verified_at.clone()),
+            version: r.verified.as_ref().and_then(|v| v.version.clone()),
+        }),
     }
 }

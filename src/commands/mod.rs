@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod env;
 pub mod evalsets;
 pub mod models;
+pub mod models_remote;
 pub mod replay;
 pub mod report;
 pub mod route;

@@ -1,6 +1,6 @@
 //! `noa models`: list the catalog and what is installed and measured here, pull models
-//! (with a phased `--dry-run` plan), re-verify installed files, register a local GGUF,
-//! and remove a model. The work happens in `noa_registry` (data) and `noa_fetch`
+//! (with a phased `--dry-run` plan), re-verify installed files (and check remote
+//! models answer), register a local GGUF or a remote model, and remove a model. The work happens in `noa_registry` (data) and `noa_fetch`
 //! (downloads); this file parses arguments, picks models, and prints (data on stdout,
 //! talk on stderr).
 
@@ -23,11 +23,14 @@ pub enum ModelsCommand {
     List(ListArgs),
     /// Download, verify and register models.
     Pull(PullArgs),
-    /// Re-hash installed models and compare with the registry (mismatch: exit 1).
+    /// Re-hash installed models and compare with the registry; check remote models
+    /// answer (any failure: exit 1).
     Verify(VerifyArgs),
-    /// Register a GGUF file already on this machine.
+    /// Register a GGUF file already on this machine, or a model an OpenAI-compatible
+    /// server serves (`--endpoint URL --model NAME`).
     Add(AddArgs),
     /// Unregister a model and delete the file noa installed for it.
+    #[command(alias = "remove")]
     Rm(RmArgs),
 }
 
@@ -87,20 +90,43 @@ pub struct PullArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// Models to verify (default: every installed model).
+    /// Models to verify (default: every installed model and every remote model).
     pub ids: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
     /// The GGUF file (registered in place, not copied).
-    pub path: PathBuf,
-    /// Model id (default: from the file name).
+    #[arg(required_unless_present = "endpoint", conflicts_with = "endpoint")]
+    pub path: Option<PathBuf>,
+    /// Model id (default: from the file name, or from the served model name).
     #[arg(long, env = noa_registry::env_vars::NOA_MODEL_ID)]
     pub id: Option<String>,
-    /// Declared use case (repeatable), e.g. `code_generation`, `qa`.
-    #[arg(long = "use-case", value_name = "USE_CASE")]
+    /// Declared use case (repeatable, or comma-separated), e.g. `code_generation`, `qa`.
+    #[arg(long = "use-case", alias = "use-cases", value_name = "USE_CASE", value_delimiter = ',')]
     pub use_cases: Vec<UseCase>,
+    /// A remote model: the server's OpenAI base URL, e.g. `http://gpu-box:8080/v1`
+    /// (`/v1` is added when the URL has no path).
+    #[arg(long, requires = "model", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The remote model's name on that server.
+    #[arg(long, requires = "endpoint", value_name = "NAME")]
+    pub model: Option<String>,
+    /// Name of the environment variable holding the server's API key (read at each
+    /// request, never stored).
+    #[arg(long, requires = "endpoint", value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Where the remote model's data goes: local, lan (= private) or cloud (default
+    /// cloud, so private requests never reach it by accident).
+    #[arg(long, requires = "endpoint", value_parser = parse_privacy)]
+    pub privacy: Option<noa_registry::PrivacyTier>,
+    /// Replace a registered model of the same id.
+    #[arg(long, requires = "endpoint")]
+    pub force: bool,
+}
+
+fn parse_privacy(s: &str) -> Result<noa_registry::PrivacyTier, String> {
+    s.parse()
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,7 +145,7 @@ pub fn run(cmd: ModelsCommand, ctx: &Context) -> anyhow::Result<Outcome> {
 }
 
 /// Registry errors the user can fix become [`UserError`]s (exit 1) with a hint.
-fn user_facing(e: Error) -> anyhow::Error {
+pub(super) fn user_facing(e: Error) -> anyhow::Error {
     let msg = e.to_string();
     match e {
         Error::RegistryParse { .. } | Error::RegistrySchema { .. } => UserError::new(msg)
@@ -166,7 +192,13 @@ fn list(args: ListArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             Priority::Medium => "medium",
             Priority::Low => "low",
         });
-        let mark = if r.sources_confirmed { "" } else { " (source unconfirmed)" };
+        let mut mark =
+            if r.sources_confirmed { String::new() } else { " (source unconfirmed)".to_owned() };
+        if let Some(remote) = &r.remote {
+            let checked = if remote.verified_at.is_some() { "verified" } else { "not verified" };
+            mark =
+                format!("  [{} `{}` at {}, {checked}]", r.privacy, remote.model, remote.endpoint);
+        }
         let uc: Vec<_> = r.use_cases.iter().map(|u| u.as_str()).collect();
         writeln!(
             out,
@@ -363,7 +395,7 @@ fn install_outcome(mut failures: Vec<(String, Error)>) -> anyhow::Result<Outcome
 fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let registry = RegistryStore::open(&ctx.home).load().map_err(user_facing)?;
     let entries: Vec<ModelEntry> = if args.ids.is_empty() {
-        registry.models.iter().filter(|m| m.file.is_some()).cloned().collect()
+        registry.models.iter().filter(|m| m.file.is_some() || m.remote.is_some()).cloned().collect()
     } else {
         args.ids
             .iter()
@@ -379,6 +411,17 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<Outcome> {
     let opts = FetchOptions::from_env(ctx.show_progress());
     let mut bad = 0;
     for e in &entries {
+        if let Some(remote) = &e.remote {
+            match super::models_remote::verify(e, remote, ctx)? {
+                Ok(line) => println!("{}\t{line}", e.id),
+                Err(why) => {
+                    println!("{}\tFAILED", e.id);
+                    eprintln!("error: `{}`: {why}", e.id);
+                    bad += 1;
+                }
+            }
+            continue;
+        }
         let bar = opts.bar(&e.id, e.file.as_ref().map(|f| f.size));
         let status = manage::verify(&ctx.home, e, Some(&bar)).map_err(user_facing)?;
         bar.finish_and_clear();
@@ -401,13 +444,38 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             "{bad} of {} models failed verification",
             entries.len()
         ))
-        .hint("`noa models pull --force <id>` fetches a model again")
+        .hint("`noa models pull --force <id>` fetches a local model again; a remote one needs its server up and serving it")
         .into());
     }
     Ok(Outcome::Success)
 }
 
 fn add(args: AddArgs, ctx: &Context) -> anyhow::Result<Outcome> {
+    if let (Some(endpoint), Some(model)) = (&args.endpoint, &args.model) {
+        let add = super::models_remote::RemoteAdd {
+            endpoint: endpoint.clone(),
+            model: model.clone(),
+            api_key_env: args.api_key_env,
+            privacy: args.privacy,
+            id: args.id,
+            use_cases: args.use_cases,
+            force: args.force,
+        };
+        let e = super::models_remote::add(add, ctx)?;
+        println!("{}", e.id);
+        if !ctx.quiet
+            && let Some(r) = &e.remote
+        {
+            eprintln!(
+                "registered remote model `{}` (`{}` at {}, privacy {}); check it answers with `noa models verify {}`",
+                e.id, r.model, r.endpoint, e.declared.privacy, e.id
+            );
+        }
+        return Ok(Outcome::Success);
+    }
+    let Some(path) = args.path else {
+        return Err(UserError::new("give a GGUF file, or --endpoint and --model").into());
+    };
     if let Some(id) = &args.id
         && catalog::get(id).is_some()
     {
@@ -415,11 +483,11 @@ fn add(args: AddArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             .hint("pick another --id, or `noa models pull` it")
             .into());
     }
-    let e = manage::add_local(&ctx.home, &args.path, args.id.as_deref(), args.use_cases)
+    let e = manage::add_local(&ctx.home, &path, args.id.as_deref(), args.use_cases)
         .map_err(user_facing)?;
     println!("{}", e.id);
     if !ctx.quiet {
-        eprintln!("registered `{}` ({})", e.id, args.path.display());
+        eprintln!("registered `{}` ({})", e.id, path.display());
     }
     Ok(Outcome::Success)
 }
@@ -432,6 +500,9 @@ fn rm(args: RmArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         Some(r) => {
             if !ctx.quiet {
                 match &r.deleted {
+                    None if r.entry.remote.is_some() => {
+                        eprintln!("removed remote model `{}`", r.entry.id);
+                    }
                     Some(p) => eprintln!("removed `{}` and deleted `{}`", r.entry.id, p.display()),
                     None => eprintln!(
                         "removed `{}` (its file was not installed by noa and is kept)",
