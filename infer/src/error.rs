@@ -29,6 +29,10 @@ pub enum EngineError {
     /// "hung: no answer for 120 s", with llama.cpp's last words when it left any.
     #[error("engine crashed: {cause}")]
     Crashed { cause: String },
+    /// A remote server refused the request itself (a 4xx other than auth, not-found,
+    /// timeout and rate limit): another model would refuse it too.
+    #[error("the server refused the request: {0}")]
+    Rejected(String),
     /// The engine cannot do this kind of request at all (a server without
     /// log-probabilities asked to score a continuation); the reason says why.
     #[error("not supported by this model's engine: {0}")]

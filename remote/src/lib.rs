@@ -23,6 +23,7 @@
 //! per-chunk stall timeout be enforced exactly with tokio timers. Call it from a plain
 //! thread or `spawn_blocking`, never from inside an async task.
 
+mod backend;
 mod client;
 mod config;
 mod error;
@@ -31,6 +32,7 @@ mod sse;
 mod stream;
 mod wire;
 
+pub use backend::{RemoteBackend, engine_error};
 pub use client::{RemoteClient, Verification};
 pub use config::ClientConfig;
 pub use error::RemoteError;

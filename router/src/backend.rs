@@ -37,7 +37,9 @@ impl BackendError {
         match e {
             EngineError::Crashed { cause } => Self::Crashed { model, cause },
             EngineError::WorkerGone => Self::Crashed { model, cause: e.to_string() },
-            EngineError::PromptTooLong { .. } => Self::BadRequest(e.to_string()),
+            EngineError::PromptTooLong { .. } | EngineError::Rejected(_) => {
+                Self::BadRequest(e.to_string())
+            }
             EngineError::BadModel { .. }
             | EngineError::Load { .. }
             | EngineError::Unavailable(_) => Self::Unavailable { model, reason: e.to_string() },

@@ -192,7 +192,8 @@ fn row(entry: &ModelEntry, config: &RouterConfig) -> ModelRow {
     });
     ModelRow {
         id: Arc::from(entry.id.as_str()),
-        installed: entry.file.is_some(),
+        // A remote model is as usable as an installed file: its server holds it.
+        installed: entry.file.is_some() || entry.remote.is_some(),
         privacy: declared.privacy,
         memory_bytes,
         supports,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use noa_engine::{EngineConfig, ModelPool, PoolBudget};
 use noa_registry::RegistryStore;
+use noa_remote::{ClientConfig, RemoteBackend, RemoteClient};
 use noa_router::backend::{BackendError, Backends, ModelBackend, ModelRuntime};
 use noa_router::http::{AppState, HttpOptions};
 use noa_router::{PolicyKind, Router, RouterConfig, StoreError};
@@ -131,7 +132,8 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         engine.threads = t;
     }
     let budget = args.memory_budget.map_or(PoolBudget::Available, PoolBudget::Bytes);
-    let backend = Arc::new(EngineBackend { pool: ModelPool::new(engine, budget), paths });
+    let remotes = remote_backends(&registry)?;
+    let backend = Arc::new(EngineBackend { pool: ModelPool::new(engine, budget), paths, remotes });
     let options = HttpOptions {
         body_limit: args.body_limit,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
@@ -223,14 +225,34 @@ async fn shutdown_signal() {
     eprintln!("noa serve: shutting down");
 }
 
-/// The engine's model pool as the models the service runs.
+/// A client per registered remote model, by id. The API key is not read here: each
+/// request reads it from its variable.
+fn remote_backends(
+    registry: &noa_registry::Registry,
+) -> anyhow::Result<HashMap<String, Arc<RemoteBackend>>> {
+    let mut out = HashMap::new();
+    for m in &registry.models {
+        let Some(r) = &m.remote else { continue };
+        let client = RemoteClient::for_model(r, ClientConfig::default())
+            .map_err(|e| UserError::new(format!("remote model `{}`: {e}", m.id)))?;
+        out.insert(m.id.clone(), Arc::new(RemoteBackend::new(client, r.model.clone(), 1)));
+    }
+    Ok(out)
+}
+
+/// The models the service runs: the engine's pool for local files, a client for
+/// each remote model.
 struct EngineBackend {
     pool: ModelPool,
     paths: HashMap<String, PathBuf>,
+    remotes: HashMap<String, Arc<RemoteBackend>>,
 }
 
 impl Backends for EngineBackend {
     fn model(&self, id: &str) -> Result<Arc<dyn ModelBackend>, BackendError> {
+        if let Some(remote) = self.remotes.get(id) {
+            return Ok(remote.clone());
+        }
         let path = self.paths.get(id).ok_or_else(|| BackendError::Unavailable {
             model: id.to_owned(),
             reason: "no model file is installed".to_owned(),
