@@ -214,10 +214,23 @@ pub struct DriftReplay {
     pub models: Vec<(UseCase, String)>,
     /// What changed and when, in words (the models follow).
     pub change: String,
-    /// Requests of the affected use cases in the sliding window recovery is read from.
+    /// Requests of one use case in the sliding window recovery is read from (before
+    /// recovery was read per use case: requests of every affected use case).
     pub window: u32,
-    /// A policy has recovered once the drifted model's share of the window is below this.
+    /// A policy has recovered once the drifted model's share of the window is below
+    /// this, and stays below it to the end of the run.
     pub threshold: f64,
+    /// Requests per seed of the drift scenario, over all folds: enough that each
+    /// counted use case gets its share after the change (0 in older files).
+    #[serde(default)]
+    pub requests: u64,
+    /// Mean score another model must reach in a use case for recovery to be read
+    /// there (0 in older files).
+    #[serde(default)]
+    pub margin: f64,
+    /// The use cases recovery was read in: those where another model reaches `margin`.
+    #[serde(default)]
+    pub counted: Vec<UseCase>,
     pub policies: Vec<PolicyDrift>,
 }
 
@@ -230,8 +243,8 @@ pub struct PolicyDrift {
     pub regret_before_change: f64,
     /// The same after the change, against the oracle of the changed outcomes.
     pub regret_after_change: f64,
-    /// Per run (seed × fold): requests of the affected use cases after the change until
-    /// the policy recovered; `None` when it never did within the run.
+    /// Per run (seed × fold) and counted use case: requests of that use case after
+    /// the change until the policy recovered for good; `None` when it never did.
     pub recovery: Vec<Option<u64>>,
     /// The median of `recovery` (the later of the two middle runs for an even count),
     /// a run that never recovered counting as longer than any; `None` when at least

@@ -15,6 +15,15 @@ pub struct RouterConfig {
     /// Discount applied to a use case's feedback counts on each new observation
     /// (1 = no drift; 0.998 remembers roughly the last 500 observations).
     pub discount: f64,
+    /// Shift of an arm's mean reward (either way) the Thompson change detector looks
+    /// for; 0.25 catches a model that breaks, not the noise of a few bad answers.
+    pub change_shift: f64,
+    /// Alarm level of that detector, a log-likelihood ratio: 5 takes about 12
+    /// straight failures of a model that scored 0.5. A model that does not change
+    /// alarms about once per 400–1700 of its observations (simulated); such a false
+    /// alarm costs little (the arm keeps its latest dozen observations and a weak
+    /// prior at its measured mean). Infinity turns the detector off.
+    pub change_threshold: f64,
     /// LinUCB exploration width.
     pub linucb_alpha: f64,
     /// Memory models may use, bytes; `None` skips the memory constraint.
@@ -38,6 +47,8 @@ impl Default for RouterConfig {
             prior_cap: 20.0,
             declared_weight: 2.0,
             discount: 0.998,
+            change_shift: 0.25,
+            change_threshold: 5.0,
             linucb_alpha: 0.5,
             memory_bytes: None,
             memory_overhead_bytes: 256 << 20,

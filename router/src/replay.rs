@@ -22,22 +22,31 @@
 //! template changes. In the drift scenario, halfway through each run (one seed ×
 //! fold), a model — by default each use case's best fixed model — starts scoring 0.
 //! Reported per policy: the regret before and after the change (against the oracle of
-//! the changed outcomes) and the *recovery*: the number of requests of the affected
-//! use cases after the change until fewer than [`DRIFT_THRESHOLD`] of the last
-//! [`DRIFT_WINDOW`] such requests (a sliding window reaching back before the change)
-//! went to the drifted model — 0 if that already held at the change, "never" if it
-//! did not happen within the run. Only scores drift: the reward is the score alone,
-//! and latency feeds only the `max_latency_ms` constraint, which replayed requests do
-//! not set, so a latency drift could not change any policy's choice.
+//! the changed outcomes) and the *recovery*, read per use case in that use case's own
+//! requests: how many of them after the change until fewer than [`DRIFT_THRESHOLD`]
+//! of the last [`DRIFT_WINDOW`] (a sliding window reaching back before the change)
+//! went to the drifted model, for good — 0 if that held from the change on, "never"
+//! if the run ended with more. For the measure to be fair to every policy:
+//! - it is read only in use cases where the drift can be seen — another model scores
+//!   at least [`DRIFT_MARGIN`] there, so staying costs that much per request (where
+//!   no model scores, leaving the broken one gains nothing and nothing reveals it);
+//! - each run of the scenario is long enough (whole passes over its fold's items) that
+//!   every such use case gets at least [`DRIFT_AFTER`] requests after the change,
+//!   however few items it has, and as many before it to learn whom to trust.
+//!
+//! Only scores drift: the reward is the score alone, and latency feeds only the
+//! `max_latency_ms` constraint, which replayed requests do not set, so a latency
+//! drift could not change any policy's choice.
 
 mod cases;
 mod sim;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use noa_registry::Registry;
 use noa_registry::runs::{DriftReplay, ITEMS_FILE, ItemRecord, ReplayReport};
+use noa_registry::{Registry, UseCase};
 
 pub use cases::fold_of;
 
@@ -45,10 +54,14 @@ use crate::requirements::PolicyKind;
 use cases::Plan;
 use sim::{Acc, DriftAcc, World};
 
-/// Requests of the affected use cases in the window recovery is read from.
+/// Requests of one use case in the window recovery is read from.
 pub const DRIFT_WINDOW: u32 = 20;
 /// Share of the window's requests the drifted model must fall below to count as left.
 pub const DRIFT_THRESHOLD: f64 = 0.2;
+/// Requests each counted use case gets after the change, at least.
+pub const DRIFT_AFTER: usize = 100;
+/// Mean score another model must reach in a use case for its drift to be visible.
+pub const DRIFT_MARGIN: f64 = 0.2;
 
 /// Why a replay could not run.
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +248,15 @@ pub fn replay(
     let requests = opts.requests.unwrap_or(cases.len() as u64 * 3).max(1);
     let split = split_requests(&plans, requests);
     let seeds = opts.seeds.len().max(1) as f64;
+    // Per plan, the use cases recovery is read in.
+    let counted: Vec<BTreeSet<UseCase>> = plans
+        .iter()
+        .map(|p| match &drift {
+            Some(d) => cases::visible_drift(&cases, &p.cases, d, DRIFT_MARGIN),
+            None => BTreeSet::new(),
+        })
+        .collect();
+    let drift_split = drift_requests(&cases, &plans, &split, &counted);
     let mut policies = Vec::new();
     let mut drifts = Vec::new();
     for &policy in &opts.policies {
@@ -252,8 +274,9 @@ pub fn replay(
             let world = World { drift: Some(d), ..world };
             let mut acc = DriftAcc::new(DRIFT_WINDOW, DRIFT_THRESHOLD);
             for &seed in &opts.seeds {
-                for (plan, &n) in plans.iter().zip(&split) {
-                    acc.add_segment(&sim::run_segment(&world, plan, policy, seed, n)?);
+                for ((plan, &n), counted) in plans.iter().zip(&drift_split).zip(&counted) {
+                    let steps = sim::run_segment(&world, plan, policy, seed, n)?;
+                    acc.add_segment(&steps, counted);
                 }
             }
             drifts.push(acc.finish(policy.as_str(), seeds));
@@ -273,9 +296,38 @@ pub fn replay(
                 .to_owned(),
             window: DRIFT_WINDOW,
             threshold: DRIFT_THRESHOLD,
+            requests: drift_split.iter().sum::<usize>() as u64,
+            margin: DRIFT_MARGIN,
+            counted: counted.into_iter().flatten().collect::<BTreeSet<_>>().into_iter().collect(),
             policies: drifts,
         }),
     })
+}
+
+/// Requests of each plan in the drift scenario: its stationary share, or more — an
+/// even number of whole passes over the plan's cases, so that each counted use case
+/// gets at least [`DRIFT_AFTER`] requests after the change (at the middle) and as many
+/// before it. A use case with one item in a fold thus gets 200 requests there.
+fn drift_requests(
+    cases: &[cases::Case<'_>],
+    plans: &[Plan],
+    split: &[usize],
+    counted: &[BTreeSet<UseCase>],
+) -> Vec<usize> {
+    plans
+        .iter()
+        .zip(split)
+        .zip(counted)
+        .map(|((plan, &n), counted)| {
+            let fewest = counted
+                .iter()
+                .map(|u| plan.cases.iter().filter(|&&i| cases[i].use_case == *u).count())
+                .filter(|&k| k > 0)
+                .min();
+            let passes = fewest.map_or(0, |k| 2 * DRIFT_AFTER.div_ceil(k));
+            n.max(passes * plan.cases.len())
+        })
+        .collect()
 }
 
 /// Requests per plan, in proportion to its cases and summing to `requests`.

@@ -148,9 +148,14 @@ fn print_drift(out: &mut impl Write, report: &ReplayReport) -> std::io::Result<(
     let Some(d) = &report.drift else { return Ok(()) };
     let models: Vec<String> = d.models.iter().map(|(u, m)| format!("`{m}` for {u}")).collect();
     writeln!(out, "drift: {} {}", d.change, models.join(", "))?;
+    let counted: Vec<String> = d.counted.iter().map(ToString::to_string).collect();
     writeln!(
         out,
-        "recovery: requests of the affected use cases after the change until fewer than {:.0}% of the last {} went to the drifted model (median over runs)",
+        "{} requests x {} seeds; recovery is read in {} (in the folds where another model scores at least {:.2}): requests of that use case after the change until fewer than {:.0}% of its last {} went to the drifted model, for good (median over runs x use cases)",
+        d.requests,
+        report.seeds.len(),
+        if counted.is_empty() { "no use case".to_owned() } else { counted.join(", ") },
+        d.margin,
         d.threshold * 100.0,
         d.window
     )?;

@@ -2,7 +2,10 @@
 //! measured score with its pseudo-count capped (so live feedback can overturn a bench
 //! result) or, for unmeasured models, from the declared quality with a weak weight.
 //! Feedback counts of a use case are discounted on every new observation of that use
-//! case, so the posterior follows drift. The probability of the chosen arm is computed
+//! case, so the posterior follows slow drift; a change detector per arm
+//! ([`super::change`]) catches a model that breaks (or recovers) after a long history:
+//! the arm then forgets its counts from before the change and its measured prior
+//! keeps only the weight of a declared one. The probability of the chosen arm is computed
 //! by integrating normal approximations of the posteriors, cheap enough to return
 //! with every decision.
 
@@ -10,6 +13,7 @@ use rand::Rng;
 use rand_distr::{Beta, Distribution};
 use serde::{Deserialize, Serialize};
 
+use super::change::Cusum;
 use crate::config::RouterConfig;
 use crate::decision::QualitySource;
 use crate::table::{CandidateTable, N_UC};
@@ -30,6 +34,8 @@ pub struct ArmStats {
 struct Prior {
     a0: f64,
     b0: f64,
+    /// The prior's mean as built: what greedy ranks by, whatever the detector does.
+    mean: f64,
     source: QualitySource,
     ci_low: Option<f64>,
 }
@@ -39,8 +45,14 @@ struct Prior {
 pub struct Thompson {
     priors: Vec<[Prior; N_UC]>,
     pub(crate) stats: Vec<[ArmStats; N_UC]>,
+    /// Change detectors. Not in snapshots: after a restart they start from zero, and
+    /// a prior weakened by an alarm is whole again until the detector fires anew.
+    cusum: Vec<[Cusum; N_UC]>,
     discount: f64,
     lower_z: f64,
+    change_shift: f64,
+    change_threshold: f64,
+    declared_weight: f64,
 }
 
 impl Thompson {
@@ -55,6 +67,7 @@ impl Thompson {
                         Prior {
                             a0: 0.5 + q.mean * m,
                             b0: 0.5 + (1.0 - q.mean) * m,
+                            mean: (0.5 + q.mean * m) / (1.0 + m),
                             source: QualitySource::Measured,
                             ci_low: Some(q.ci_low),
                         }
@@ -65,6 +78,7 @@ impl Thompson {
                         Prior {
                             a0: 0.5 + q * m,
                             b0: 0.5 + (1.0 - q) * m,
+                            mean: (0.5 + q * m) / (1.0 + m),
                             source: QualitySource::Declared,
                             ci_low: None,
                         }
@@ -75,8 +89,12 @@ impl Thompson {
         Self {
             priors,
             stats: vec![[ArmStats::default(); N_UC]; table.rows.len()],
+            cusum: vec![[Cusum::default(); N_UC]; table.rows.len()],
             discount: config.discount.clamp(0.0, 1.0),
             lower_z: config.lower_z,
+            change_shift: config.change_shift,
+            change_threshold: config.change_threshold,
+            declared_weight: config.declared_weight.max(0.0),
         }
     }
 
@@ -92,10 +110,10 @@ impl Thompson {
         a / (a + b)
     }
 
-    /// Mean of the prior alone (what greedy-on-measured ranks by).
+    /// Mean of the prior alone (what greedy-on-measured ranks by; no feedback, and no
+    /// detected change, moves it).
     pub fn prior_mean(&self, model: usize, uc: usize) -> f64 {
-        let p = &self.priors[model][uc];
-        p.a0 / (p.a0 + p.b0)
+        self.priors[model][uc].mean
     }
 
     fn normal(&self, model: usize, uc: usize) -> (f64, f64) {
@@ -133,16 +151,46 @@ impl Thompson {
     }
 
     /// Record a reward: discount the use case's counts, then add the observation.
+    /// Once the arm's feedback outweighs its prior (before that, the posterior moves
+    /// fast enough by itself, and a bench result gets its say), its change detector
+    /// watches it; on an alarm the arm keeps only the evidence since the change, and a
+    /// prior heavier than a declared one is cut to that weight (same mean): the bench
+    /// measured the model as it was before the change.
     pub fn update(&mut self, model: usize, uc: usize, reward: f64) {
+        let expected = self.mean(model, uc);
         if self.discount < 1.0 {
             for row in &mut self.stats {
                 row[uc].s *= self.discount;
                 row[uc].f *= self.discount;
             }
         }
+        let prior_weight = self.prior_weight(model, uc);
         let s = &mut self.stats[model][uc];
+        let watched = s.s + s.f >= prior_weight;
         s.s += reward;
         s.f += 1.0 - reward;
+        let cusum = &mut self.cusum[model][uc];
+        if !watched {
+            *cusum = Cusum::default();
+            return;
+        }
+        if let Some((succ, fail)) =
+            cusum.observe(expected, reward, self.change_shift, self.change_threshold)
+        {
+            self.stats[model][uc] = ArmStats { s: succ, f: fail };
+            let p = &mut self.priors[model][uc];
+            if prior_weight > self.declared_weight {
+                let q = (p.a0 - 0.5) / prior_weight;
+                p.a0 = 0.5 + q * self.declared_weight;
+                p.b0 = 0.5 + (1.0 - q) * self.declared_weight;
+            }
+        }
+    }
+
+    /// Pseudo-observations in the arm's prior (beyond the Jeffreys half-counts).
+    fn prior_weight(&self, model: usize, uc: usize) -> f64 {
+        let p = &self.priors[model][uc];
+        p.a0 + p.b0 - 1.0
     }
 
     /// P(chosen's draw is the largest among `survivors`), by Simpson integration of

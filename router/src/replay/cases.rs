@@ -4,7 +4,7 @@
 //! serve` reads what `noa bench` measured, and nothing in the router needs to know
 //! it is being replayed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use noa_registry::runs::ItemRecord;
 use noa_registry::{
@@ -18,6 +18,7 @@ use super::{DriftTarget, Priors, ReplayError};
 const Z95: f64 = 1.96;
 
 /// One simulated request: an item and each model's recorded outcome.
+#[derive(Clone)]
 pub(super) struct Case<'a> {
     pub use_case: UseCase,
     pub prompt_tokens: u32,
@@ -80,6 +81,18 @@ pub fn fold_of(suite: &str, item_id: &str, folds: u32) -> u32 {
 pub(super) type BestFixed<'a> = HashMap<UseCase, (&'a str, f64)>;
 
 pub(super) fn best_fixed<'a>(cases: &[Case<'a>]) -> BestFixed<'a> {
+    let mut best: BestFixed<'a> = HashMap::new();
+    for ((u, m), mean) in means(cases) {
+        let slot = best.entry(u).or_insert((m, mean));
+        if mean > slot.1 || (mean == slot.1 && m < slot.0) {
+            *slot = (m, mean);
+        }
+    }
+    best
+}
+
+/// Mean score of each (use case, model) over the items it has outcomes for.
+fn means<'a>(cases: &[Case<'a>]) -> BTreeMap<(UseCase, &'a str), f64> {
     let mut sums: BTreeMap<(UseCase, &str), (f64, f64)> = BTreeMap::new();
     for c in cases {
         for (m, r) in &c.outcomes {
@@ -88,15 +101,30 @@ pub(super) fn best_fixed<'a>(cases: &[Case<'a>]) -> BestFixed<'a> {
             e.1 += 1.0;
         }
     }
-    let mut best: BestFixed<'a> = HashMap::new();
-    for ((u, m), (s, n)) in sums {
-        let mean = s / n;
-        let slot = best.entry(u).or_insert((m, mean));
-        if mean > slot.1 || (mean == slot.1 && m < slot.0) {
-            *slot = (m, mean);
-        }
-    }
-    best
+    sums.into_iter().map(|(k, (s, n))| (k, s / n)).collect()
+}
+
+/// The drifted use cases in which the drift can be seen on the items `held` (one
+/// plan's): another model's mean score on them is at least `margin`. Only there does
+/// keeping the broken model (now scoring 0) lose at least `margin` a request, and only
+/// there can outcomes tell a policy that it broke; where every other model scores as
+/// low as the broken one now does (a suite no model passes, a fold whose only item
+/// nobody solves), staying costs nothing, so recovery is not read there.
+pub(super) fn visible_drift(
+    cases: &[Case<'_>],
+    held: &[usize],
+    drift: &BTreeMap<UseCase, String>,
+    margin: f64,
+) -> BTreeSet<UseCase> {
+    let held: Vec<Case<'_>> = held.iter().map(|&i| cases[i].clone()).collect();
+    let means = means(&held);
+    drift
+        .iter()
+        .filter(|(u, broken)| {
+            means.iter().any(|((v, m), mean)| v == *u && m != broken && *mean >= margin)
+        })
+        .map(|(u, _)| *u)
+        .collect()
 }
 
 /// Per use case, the model whose scores drop in the drift scenario.

@@ -3,7 +3,7 @@
 //! request cost is kept as a [`Step`], and the accumulators turn steps into the
 //! report's figures.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use noa_registry::UseCase;
@@ -20,6 +20,7 @@ use crate::router::Router;
 
 /// What one simulated request produced.
 pub(super) struct Step {
+    pub use_case: UseCase,
     pub model: Arc<str>,
     /// The chosen model's score (after any drift).
     pub score: f64,
@@ -86,6 +87,7 @@ pub(super) fn run_segment(
             if case.outcomes.contains_key(m) { score_of(m) } else { *mean }
         });
         steps.push(Step {
+            use_case: case.use_case,
             drifted: target == Some(&*d.model),
             model: d.model,
             score,
@@ -171,15 +173,23 @@ impl DriftAcc {
     }
 
     /// Add one segment (one seed × fold) whose change came at `steps.len() / 2`.
-    pub fn add_segment(&mut self, steps: &[Step]) {
+    /// Recovery is read per `counted` use case (where the drift can be seen), in that
+    /// use case's own requests: what a policy learns about one use case tells it
+    /// nothing about another's model.
+    pub fn add_segment(&mut self, steps: &[Step], counted: &BTreeSet<UseCase>) {
         let change = steps.len() / 2;
         for (i, s) in steps.iter().enumerate() {
             let slot = if i < change { &mut self.before } else { &mut self.after };
             *slot += s.oracle - s.score;
         }
-        // A run with nothing to recover from says nothing about recovery.
-        if steps[change..].iter().any(|s| s.affected) {
-            self.recovery.push(recovery(steps, change, self.window, self.threshold));
+        for &u in counted {
+            let own = |s: &&Step| s.affected && s.use_case == u;
+            let picks: Vec<bool> = steps.iter().filter(own).map(|s| s.drifted).collect();
+            let before = steps[..change].iter().filter(own).count();
+            // A run with nothing to recover from says nothing about recovery.
+            if picks.len() > before {
+                self.recovery.push(recovery(&picks, before, self.window, self.threshold));
+            }
         }
     }
 
@@ -194,42 +204,34 @@ impl DriftAcc {
     }
 }
 
-/// Affected requests after the change until the last `window` affected requests
-/// (those before the change included) sent less than `threshold` of themselves to
-/// the drifted model: 0 when that already held at the change, `None` when it never
-/// did. Only a full window counts, so a sparse use case cannot recover by chance.
+/// `picks`: whether each request of one use case went to the drifted model, the
+/// first `change` of them before the change. Returns the requests after the change
+/// until the drifted model's share of the last `window` requests (those before the
+/// change included) fell below `threshold` *and stayed there to the end of the run*:
+/// 0 when that held from the change on, `None` when the run ended above it. Only a
+/// full window counts, so a sparse use case cannot recover by chance, and a policy
+/// that dips below the threshold by chance (as `random` does) and comes back has not
+/// recovered.
 pub(super) fn recovery(
-    steps: &[Step],
+    picks: &[bool],
     change: usize,
     window: usize,
     threshold: f64,
 ) -> Option<u64> {
-    let mut win: VecDeque<bool> = VecDeque::with_capacity(window + 1);
     let mut hits = 0usize;
-    let mut after = 0u64;
-    let recovered = |win: &VecDeque<bool>, hits: usize| {
-        win.len() == window && (hits as f64) < threshold * window as f64
-    };
-    for (i, s) in steps.iter().enumerate() {
-        if i == change && recovered(&win, hits) {
-            return Some(0);
+    let mut since = None;
+    for (i, &drifted) in picks.iter().enumerate() {
+        hits += usize::from(drifted);
+        if i >= window {
+            hits -= usize::from(picks[i - window]);
         }
-        if !s.affected {
+        if i + 1 < change {
             continue;
         }
-        win.push_back(s.drifted);
-        hits += usize::from(s.drifted);
-        if win.len() > window && win.pop_front() == Some(true) {
-            hits -= 1;
-        }
-        if i >= change {
-            after += 1;
-            if recovered(&win, hits) {
-                return Some(after);
-            }
-        }
+        let below = i + 1 >= window && (hits as f64) < threshold * window as f64;
+        since = if below { since.or(Some((i + 1 - change) as u64)) } else { None };
     }
-    None
+    since
 }
 
 /// The median run, the later of the two middle ones for an even count; a run that
@@ -244,30 +246,32 @@ fn median(runs: &[Option<u64>]) -> Option<f64> {
 mod tests {
     use super::*;
 
-    fn steps(picks: &[u8]) -> Vec<Step> {
-        picks
-            .iter()
-            .map(|p| Step {
-                model: Arc::from("m"),
-                score: 0.0,
-                latency_ms: 0.0,
-                oracle: 0.0,
-                fixed: 0.0,
-                affected: *p != 2,
-                drifted: *p == 1,
-            })
-            .collect()
+    /// Recovery over request kinds: 0 to someone else, 1 to the drifted model, 2 a
+    /// request of another use case (left out, as `add_segment` leaves it out).
+    fn rec(picks: &[u8], change: usize, window: usize, threshold: f64) -> Option<u64> {
+        let own: Vec<bool> = picks.iter().filter(|p| **p != 2).map(|p| *p == 1).collect();
+        let before = picks[..change].iter().filter(|p| **p != 2).count();
+        recovery(&own, before, window, threshold)
     }
 
     #[test]
     fn recovery_counts_affected_requests_after_the_change() {
         // Window 4, threshold 0.5: recovered once at most 1 of the last 4 is drifted.
-        let s = steps(&[1, 1, 1, 1, /* change */ 0, 2, 0, 1, 0, 0]);
-        assert_eq!(recovery(&s, 4, 4, 0.5), Some(4)); // [1, 1, 1, 0] ... [0, 0, 1, 0]
-        assert_eq!(recovery(&steps(&[0, 0, 0, 0, 1, 1]), 4, 4, 0.5), Some(0));
-        assert_eq!(recovery(&steps(&[1, 1, 1, 1, 1, 0, 0]), 4, 4, 0.5), None);
+        let s = [1, 1, 1, 1, /* change */ 0, 2, 0, 1, 0, 0];
+        assert_eq!(rec(&s, 4, 4, 0.5), Some(4)); // [1, 1, 1, 0] ... [0, 0, 1, 0]
+        assert_eq!(rec(&[0, 0, 0, 0, 1, 0, 0], 4, 4, 0.5), Some(0));
+        assert_eq!(rec(&[1, 1, 1, 1, 1, 0, 0], 4, 4, 0.5), None);
         // A window never filled never counts.
-        assert_eq!(recovery(&steps(&[0, 0, 2, 2]), 2, 4, 0.5), None);
+        assert_eq!(rec(&[0, 0, 2, 2], 2, 4, 0.5), None);
+    }
+
+    #[test]
+    fn recovery_must_last_to_the_end_of_the_run() {
+        // Below the threshold at the change, then back to the drifted model: not
+        // recovered (the measure before it had to last counted this as 0).
+        assert_eq!(rec(&[0, 0, 0, 0, 1, 1], 4, 4, 0.5), None);
+        // Below, above, below again: recovered from the second time on.
+        assert_eq!(rec(&[1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0], 4, 4, 0.5), Some(8));
     }
 
     #[test]
