@@ -34,8 +34,6 @@ pub struct ArmStats {
 struct Prior {
     a0: f64,
     b0: f64,
-    /// The prior's mean as built: what greedy ranks by, whatever the detector does.
-    mean: f64,
     source: QualitySource,
     ci_low: Option<f64>,
 }
@@ -44,6 +42,9 @@ struct Prior {
 #[derive(Debug, Clone)]
 pub struct Thompson {
     priors: Vec<[Prior; N_UC]>,
+    /// Each prior's mean as built: what greedy ranks by, whatever the detector does
+    /// (apart from `priors`, which every decision reads, so those stay as small).
+    prior_means: Vec<[f64; N_UC]>,
     pub(crate) stats: Vec<[ArmStats; N_UC]>,
     /// Change detectors. Not in snapshots: after a restart they start from zero, and
     /// a prior weakened by an alarm is whole again until the detector fires anew.
@@ -57,7 +58,7 @@ pub struct Thompson {
 
 impl Thompson {
     pub fn new(table: &CandidateTable, config: &RouterConfig) -> Self {
-        let priors = table
+        let priors: Vec<[Prior; N_UC]> = table
             .rows
             .iter()
             .map(|row| {
@@ -67,7 +68,6 @@ impl Thompson {
                         Prior {
                             a0: 0.5 + q.mean * m,
                             b0: 0.5 + (1.0 - q.mean) * m,
-                            mean: (0.5 + q.mean * m) / (1.0 + m),
                             source: QualitySource::Measured,
                             ci_low: Some(q.ci_low),
                         }
@@ -78,7 +78,6 @@ impl Thompson {
                         Prior {
                             a0: 0.5 + q * m,
                             b0: 0.5 + (1.0 - q) * m,
-                            mean: (0.5 + q * m) / (1.0 + m),
                             source: QualitySource::Declared,
                             ci_low: None,
                         }
@@ -86,8 +85,11 @@ impl Thompson {
                 })
             })
             .collect();
+        let prior_means =
+            priors.iter().map(|row| row.map(|p: Prior| p.a0 / (p.a0 + p.b0))).collect();
         Self {
             priors,
+            prior_means,
             stats: vec![[ArmStats::default(); N_UC]; table.rows.len()],
             cusum: vec![[Cusum::default(); N_UC]; table.rows.len()],
             discount: config.discount.clamp(0.0, 1.0),
@@ -113,7 +115,7 @@ impl Thompson {
     /// Mean of the prior alone (what greedy-on-measured ranks by; no feedback, and no
     /// detected change, moves it).
     pub fn prior_mean(&self, model: usize, uc: usize) -> f64 {
-        self.priors[model][uc].mean
+        self.prior_means[model][uc]
     }
 
     fn normal(&self, model: usize, uc: usize) -> (f64, f64) {
