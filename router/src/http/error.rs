@@ -95,6 +95,15 @@ impl From<RouteError> for ApiError {
             RouteError::InvalidRequirements { field, .. } => {
                 ApiError::invalid("invalid_requirements", e.to_string()).param(*field)
             }
+            // Every model the request's privacy tier allows is gone: the service cannot
+            // answer it now, and never sends it to a tier it forbids.
+            RouteError::NoCandidate { constraint: "privacy", .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "no_permitted_model",
+                e.to_string(),
+            )
+            .param("privacy"),
             RouteError::NoCandidate { constraint, .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_request_error",
