@@ -1,8 +1,12 @@
 //! Decision latency percentiles with 20 candidate models: a manual timing loop into an
 //! hdrhistogram (criterion reports means; the target is on p99). Run with
-//! `cargo run --release -p noa-router --example select_p99`.
+//! `cargo run --release -p noa-router --example select_p99 [N] [redis://HOST:PORT]`;
+//! with a Redis URL the routers keep their state there (as `noa serve --state`), so the
+//! figures show what shared state costs the decision path (it should cost nothing:
+//! decisions read the local copy and hand their record to a writer thread).
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use noa_registry::UseCase;
@@ -11,15 +15,22 @@ use noa_router::{PolicyKind, Router, RouterConfig, TaskRequirements};
 
 fn main() {
     let iterations: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let state = std::env::args().nth(2);
     let registry = registry_with(20);
     println!(
-        "policy        p50_ns   p99_ns  p999_ns   max_ns  (20 candidates, {iterations} decisions)"
+        "policy        p50_ns   p99_ns  p999_ns   max_ns  (20 candidates, {iterations} decisions, state {})",
+        state.as_deref().unwrap_or("in memory")
     );
     for policy in PolicyKind::ALL {
-        let router = Router::in_memory(
-            &registry,
-            RouterConfig { policy, seed: Some(7), ..RouterConfig::default() },
-        );
+        let config = RouterConfig { policy, seed: Some(7), ..RouterConfig::default() };
+        let router = match &state {
+            Some(url) => Router::open_shared(&registry, config, url, Duration::from_millis(200))
+                .unwrap_or_else(|e| {
+                    eprintln!("error: {e}");
+                    std::process::exit(1)
+                }),
+            None => Arc::new(Router::in_memory(&registry, config)),
+        };
         let mut req = TaskRequirements::new(UseCase::CodeGeneration);
         req.prompt_tokens = Some(300);
         req.output_tokens = Some(200);

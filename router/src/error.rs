@@ -28,6 +28,27 @@ pub enum FeedbackError {
     AlreadyRecorded(String),
     #[error("feedback log could not be written: {0}")]
     Store(#[from] StoreError),
+    /// The shared state (Redis) could not take the feedback; nothing was recorded, so
+    /// the caller may send it again once Redis is back.
+    #[error(
+        "feedback was not recorded: the shared router state is unavailable ({0}); send it again once Redis is back"
+    )]
+    Unavailable(#[from] SharedError),
+}
+
+/// Failures of the shared router state in Redis (`noa serve --state redis://...`).
+#[derive(Debug, thiserror::Error)]
+pub enum SharedError {
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("Redis is unreachable: {0}")]
+    Io(String),
+    #[error("Redis refused a command: {0}")]
+    Command(String),
+    #[error("Redis sent an unexpected reply: {0}")]
+    Protocol(String),
+    #[error("the shared state in Redis does not parse: {0}")]
+    Corrupt(String),
 }
 
 /// Persistence failures of the feedback log, decision log and snapshot.
@@ -47,6 +68,9 @@ pub enum StoreError {
     /// Another process (a second `noa serve`) holds the router folder's lock.
     #[error("`{path}` is in use by another `noa serve`")]
     Busy { path: String },
+    /// The snapshot could not be stored in the shared state (Redis).
+    #[error("shared state: {0}")]
+    Shared(#[from] SharedError),
 }
 
 impl StoreError {

@@ -4,7 +4,8 @@
 //! Recording feedback: claim the decision under the state lock (a second, concurrent
 //! feedback for it fails here, so exactly one wins), append and fsync the log line,
 //! then apply it to the posteriors while still holding the log's lock, so a snapshot
-//! (taken under the same lock) never sees a logged but unapplied line.
+//! (taken under the same lock) never sees a logged but unapplied line. With shared
+//! state the log is the Redis stream instead and applying follows it (`shared`).
 
 use noa_registry::UseCase;
 use serde::{Deserialize, Serialize};
@@ -50,15 +51,7 @@ impl Router {
         }
         let unknown = || FeedbackError::UnknownDecision(decision_id.to_owned());
         let id = parse_id(decision_id).ok_or_else(unknown)?;
-        let pending = {
-            let mut st = self.lock();
-            if st.done.contains(&id) || st.claimed.contains(&id) {
-                return Err(FeedbackError::AlreadyRecorded(decision_id.to_owned()));
-            }
-            let p = st.pending.get(&id).cloned().ok_or_else(unknown)?;
-            st.claimed.insert(id);
-            p
-        };
+        let pending = self.claim(decision_id, id)?;
         let rec = FeedbackRecord {
             kind: FeedbackKind::Reward,
             decision_id: decision_id.to_owned(),
@@ -81,6 +74,30 @@ impl Router {
             reward,
             posterior_mean,
         })
+    }
+
+    /// Claim decision `id` for its reward: it must be awaiting feedback here or, with
+    /// shared state, in Redis (made by another replica). A concurrent second feedback
+    /// for it fails here, so exactly one wins on this replica (the commit script
+    /// settles races between replicas).
+    fn claim(&self, decision_id: &str, id: u64) -> Result<Pending, FeedbackError> {
+        let unknown = || FeedbackError::UnknownDecision(decision_id.to_owned());
+        let mut st = self.lock();
+        if st.done.contains(&id) || st.claimed.contains(&id) {
+            return Err(FeedbackError::AlreadyRecorded(decision_id.to_owned()));
+        }
+        if let Some(p) = st.pending.get(&id).cloned() {
+            st.claimed.insert(id);
+            return Ok(p);
+        }
+        let Some(shared) = &self.shared else { return Err(unknown()) };
+        drop(st);
+        let p = self.remote_pending(shared, decision_id)?.ok_or_else(unknown)?;
+        let mut st = self.lock();
+        if st.done.contains(&id) || !st.claimed.insert(id) {
+            return Err(FeedbackError::AlreadyRecorded(decision_id.to_owned()));
+        }
+        Ok(p)
     }
 
     /// Record a latency the server measured itself (a chat completion it ran for this
@@ -126,6 +143,24 @@ impl Router {
         rec: &FeedbackRecord,
         undo: impl FnOnce(&mut State),
     ) -> Result<f64, FeedbackError> {
+        if let Some(shared) = &self.shared {
+            let outcome = self.commit_shared(shared, rec);
+            let mut st = self.lock();
+            return match outcome {
+                Ok(true) => Ok(self
+                    .table
+                    .index_of(&rec.model)
+                    .map_or(0.0, |m| st.thompson.mean(m, uc_index(rec.use_case)))),
+                Ok(false) => {
+                    undo(&mut st);
+                    Err(FeedbackError::AlreadyRecorded(rec.decision_id.clone()))
+                }
+                Err(e) => {
+                    undo(&mut st);
+                    Err(e.into())
+                }
+            };
+        }
         let Some(store) = &self.store else {
             let mut st = self.lock();
             return Ok(self.apply(&mut st, rec));
@@ -143,7 +178,7 @@ impl Router {
     }
 
     /// Apply one feedback line to the state; returns the posterior mean after it.
-    fn apply(&self, st: &mut State, rec: &FeedbackRecord) -> f64 {
+    pub(crate) fn apply(&self, st: &mut State, rec: &FeedbackRecord) -> f64 {
         let id = parse_id(&rec.decision_id);
         let Some(m) = self.table.index_of(&rec.model) else {
             if let Some(id) = id {
@@ -185,6 +220,9 @@ impl Router {
     /// Write a snapshot of the learned state (and how far into each log it reaches).
     /// A router without persistence does nothing.
     pub fn snapshot(&self) -> Result<(), StoreError> {
+        if let Some(shared) = &self.shared {
+            return Ok(self.snapshot_shared(shared)?);
+        }
         let Some(store) = &self.store else { return Ok(()) };
         let _one_writer = store.snapshot_lock.lock().unwrap_or_else(|p| p.into_inner());
         let snap = {
@@ -202,7 +240,12 @@ impl Router {
         store.write_snapshot(&snap)
     }
 
-    fn capture(&self, st: &State, feedback_offset: u64, decisions_offset: u64) -> Snapshot {
+    pub(crate) fn capture(
+        &self,
+        st: &State,
+        feedback_offset: u64,
+        decisions_offset: u64,
+    ) -> Snapshot {
         let rows = &self.table.rows;
         let mut snap = Snapshot {
             version: Store::snapshot_version(),
@@ -294,27 +337,34 @@ impl Router {
     }
 
     fn restore_pending(&self, st: &mut State, d: &DecisionRecord) {
-        let (Some(id), Some(model)) = (parse_id(&d.id), self.table.index_of(&d.model)) else {
+        let Some(id) = parse_id(&d.id) else { return };
+        if st.done.contains(&id) {
             return;
-        };
-        if st.done.contains(&id) || d.features.len() != FEATURES {
-            return;
+        }
+        if let Some(p) = self.pending_of(d) {
+            st.insert_pending(id, p);
+        }
+    }
+
+    /// A logged decision as a pending one; `None` if its model is no longer served or
+    /// its features do not fit.
+    pub(crate) fn pending_of(&self, d: &DecisionRecord) -> Option<Pending> {
+        let model = self.table.index_of(&d.model)?;
+        if d.features.len() != FEATURES {
+            return None;
         }
         let mut features = [0.0; FEATURES];
         features.copy_from_slice(&d.features);
-        st.insert_pending(
-            id,
-            Pending {
-                model,
-                uc: uc_index(d.use_case),
-                policy: d.policy,
-                probability: d.probability,
-                features,
-                predicted_p95_ms: d.predicted_p95_ms,
-                latency_observed: d.latency_observed,
-                unix_ms: d.unix_ms,
-            },
-        );
+        Some(Pending {
+            model,
+            uc: uc_index(d.use_case),
+            policy: d.policy,
+            probability: d.probability,
+            features,
+            predicted_p95_ms: d.predicted_p95_ms,
+            latency_observed: d.latency_observed,
+            unix_ms: d.unix_ms,
+        })
     }
 
     /// Feedback received per model (since the registry was first served).

@@ -87,6 +87,8 @@ pub struct Router {
     pub(crate) config: RouterConfig,
     pub(crate) state: Mutex<State>,
     pub(crate) store: Option<Store>,
+    /// The state shared with other replicas through Redis, if any.
+    pub(crate) shared: Option<crate::shared::Shared>,
     id_epoch: u64,
     next_id: AtomicU64,
     /// What the serving side reports about the models' engines.
@@ -153,6 +155,7 @@ impl Router {
             config,
             state: Mutex::new(state),
             store: None,
+            shared: None,
             id_epoch,
             next_id: AtomicU64::new(1),
             live: Mutex::new(Live::default()),
@@ -199,9 +202,22 @@ impl Router {
 
     /// Skip `model` for `period`: its engine just crashed or failed to load (`cause`).
     /// Requests that name it still reach it; `auto` ones go to the other candidates.
+    /// With shared state the other replicas skip it too.
     pub fn cool_down(&self, model: &str, period: Duration, cause: String) {
+        self.share_cooldown(model, period, &cause);
         let mut live = self.live();
         live.cooldowns.insert(model.to_owned(), (Instant::now() + period, cause));
+    }
+
+    /// A cooldown another replica started: kept unless a longer one runs here.
+    pub(crate) fn adopt_cooldown(&self, model: &str, until: Instant, cause: String) {
+        let mut live = self.live();
+        match live.cooldowns.get(model) {
+            Some((mine, _)) if *mine >= until => {}
+            _ => {
+                live.cooldowns.insert(model.to_owned(), (until, cause));
+            }
+        }
     }
 
     /// The models loaded now and their measured resident bytes (from the backend's
@@ -261,7 +277,7 @@ impl Router {
         st.insert_pending(id, pending.clone());
         drop(st);
         let decision_id = format_id(id);
-        self.log_decision(&decision_id, req, &pending);
+        self.log_decision(id, &decision_id, req, &pending);
         candidates.sort_by(|a, b| b.estimated_quality.total_cmp(&a.estimated_quality));
         Ok(Decision {
             decision_id,
@@ -385,7 +401,14 @@ impl Router {
 
     /// Append the decision to the log (no fsync) so its feedback resolves after a
     /// restart; a failure costs only that, so it is logged, not returned.
-    fn log_decision(&self, decision_id: &str, req: &TaskRequirements, p: &Pending) {
+    /// With shared state the record goes to the writer thread instead (so feedback can
+    /// reach any replica), never waiting on Redis.
+    fn log_decision(&self, id: u64, decision_id: &str, req: &TaskRequirements, p: &Pending) {
+        if let Some(shared) = &self.shared {
+            // Nothing allocated here: the writer thread builds the record.
+            shared.send(crate::shared::Write::Decision { id, pending: p.clone() });
+            return;
+        }
         let Some(store) = &self.store else { return };
         let rec = DecisionRecord {
             id: decision_id.to_owned(),

@@ -145,6 +145,12 @@ impl From<FeedbackError> for ApiError {
                 "store_failed",
                 msg,
             ),
+            FeedbackError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "state_unavailable",
+                msg,
+            ),
         }
     }
 }
