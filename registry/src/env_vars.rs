@@ -199,6 +199,12 @@ env_vars! {
     NOA_MAX_FALLBACKS => "serve";
     /// Seed of the routing policy's random numbers (`--seed`; default: random).
     NOA_ROUTER_SEED => "serve";
+    /// Where the router's learned state lives: `local` (files under `NOA_HOME/router`) or
+    /// `redis://HOST:PORT[/DB]`, shared by several replicas (`--state`; default `local`).
+    NOA_STATE => "serve";
+    /// Milliseconds between refreshes of a replica's local copy of the shared state
+    /// (`--state-refresh`; default 200).
+    NOA_STATE_REFRESH => "serve";
 
     // Replay and report.
     /// Run ids to replay, comma-separated (`--runs`; default: every run).

@@ -63,6 +63,13 @@ pub struct ServeArgs {
     /// Seed of the routing policy's random numbers (default: random).
     #[arg(long, env = noa_registry::env_vars::NOA_ROUTER_SEED)]
     pub seed: Option<u64>,
+    /// Where the learned state lives: `local` (files under NOA_HOME/router) or
+    /// `redis://HOST:PORT[/DB]`, shared by every replica pointed at it.
+    #[arg(long, env = noa_registry::env_vars::NOA_STATE, default_value = "local")]
+    pub state: String,
+    /// Milliseconds between refreshes of this replica's copy of the shared state.
+    #[arg(long, env = noa_registry::env_vars::NOA_STATE_REFRESH, default_value_t = 200, value_name = "MS")]
+    pub state_refresh: u64,
 }
 
 /// `6G`, `512M`, `1024K` or plain bytes.
@@ -110,15 +117,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
             .hint("pick another address with `--addr`, e.g. `--addr 127.0.0.1:0`")
     })?;
     listener.set_nonblocking(true).context("configuring the listener")?;
-    let router = match Router::open(&registry, config, &ctx.home.router_dir()) {
-        Ok(r) => Arc::new(r),
-        Err(e @ StoreError::Busy { .. }) => {
-            return Err(UserError::new(e.to_string())
-                .hint("stop the other `noa serve`, or give this one its own `--home`")
-                .into());
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context("opening the router's feedback log")),
-    };
+    let router = open_router(&args, &registry, config, ctx)?;
     let mut engine = EngineConfig {
         n_ctx: args.ctx,
         n_seq_max: args.parallel.max(1),
@@ -166,9 +165,37 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         snapshots.abort();
         memory.abort();
         result.context("serving HTTP")?;
-        eprintln!("noa serve: stopped; state saved to {}", ctx.home.router_dir().display());
+        eprintln!("noa serve: stopped; state saved to {}", state_place(&args.state, ctx));
         Ok(Outcome::Success)
     })
+}
+
+/// The router on local files (one `noa serve` per folder) or on shared state in Redis.
+fn open_router(
+    args: &ServeArgs,
+    registry: &noa_registry::Registry,
+    config: RouterConfig,
+    ctx: &Context,
+) -> anyhow::Result<Arc<Router>> {
+    if args.state != "local" {
+        let refresh = Duration::from_millis(args.state_refresh.max(1));
+        return Router::open_shared(registry, config, &args.state, refresh).map_err(|e| {
+            UserError::new(format!("cannot use the shared state `{}`: {e}", args.state))
+                .hint("start Redis (`redis-server --appendonly yes --appendfsync always`), or drop `--state` for local files")
+                .into()
+        });
+    }
+    match Router::open(registry, config, &ctx.home.router_dir()) {
+        Ok(r) => Ok(Arc::new(r)),
+        Err(e @ StoreError::Busy { .. }) => Err(UserError::new(e.to_string())
+            .hint("stop the other `noa serve`, or give this one its own `--home`")
+            .into()),
+        Err(e) => Err(anyhow::Error::new(e).context("opening the router's feedback log")),
+    }
+}
+
+fn state_place(state: &str, ctx: &Context) -> String {
+    if state == "local" { ctx.home.router_dir().display().to_string() } else { state.to_owned() }
 }
 
 async fn snapshot_loop(router: Arc<Router>, every: Duration) {
