@@ -2,6 +2,7 @@
 //! real test models and the evaluation data are, and a fresh `NOA_HOME` per test.
 #![allow(dead_code)]
 
+pub mod redis;
 pub mod serve;
 
 use std::path::{Path, PathBuf};
