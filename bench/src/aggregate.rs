@@ -77,12 +77,18 @@ pub fn measurements(manifest: &RunManifest, items: &[ItemRecord]) -> Vec<(String
                 continue;
             }
             let scores: Vec<f64> = records.iter().map(|r| r.score).collect();
+            // A remote model is keyed by its server, served name and version (and
+            // this client machine); its stand-in digest is not a file's sha256.
             let key = MeasurementKey {
-                model_sha256: model.sha256.clone(),
+                model_sha256: if model.remote.is_some() {
+                    String::new()
+                } else {
+                    model.sha256.clone()
+                },
                 suite: format!("{}@{}", suite.id, suite.version),
                 engine_build: manifest.engine_build.clone(),
                 hardware: manifest.hardware.id.clone(),
-                remote: None,
+                remote: model.remote.clone(),
             };
             out.push((
                 model.id.clone(),

@@ -123,6 +123,9 @@ env_vars! {
     NOA_BENCH_TIME_BUDGET => "bench";
     /// Sequences decoded together in one batch (`--batch`; default 8).
     NOA_BENCH_BATCH => "bench";
+    /// Requests in flight at once to a remote model's server (`--endpoint-parallel`;
+    /// default 4).
+    NOA_BENCH_ENDPOINT_PARALLEL => "bench";
     /// Context tokens per sequence (`--ctx`; default 2048).
     NOA_BENCH_CTX => "bench";
     /// Reuse the KV cells of a shared prompt prefix; faster, not reproducible

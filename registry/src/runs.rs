@@ -100,7 +100,12 @@ pub struct RunManifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunModel {
     pub id: String,
+    /// The model file's sha256; for a remote model, a stand-in naming the endpoint,
+    /// served model and reported version (it keys the answer cache).
     pub sha256: String,
+    /// Which server, served model and version answered, for a remote model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::RemoteKey>,
     pub status: RunModelStatus,
     #[serde(default)]
     pub error: Option<String>,

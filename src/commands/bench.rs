@@ -52,6 +52,9 @@ pub struct BenchArgs {
     /// Sequences decoded together in one batch (1 = one request at a time).
     #[arg(long, default_value_t = 8, env = env_vars::NOA_BENCH_BATCH, value_name = "N")]
     pub batch: u32,
+    /// Requests in flight at once to a remote model's server.
+    #[arg(long, default_value_t = 4, env = env_vars::NOA_BENCH_ENDPOINT_PARALLEL, value_name = "N")]
+    pub endpoint_parallel: u32,
     /// Context tokens per sequence.
     #[arg(long, default_value_t = 2048, env = env_vars::NOA_BENCH_CTX, value_name = "TOKENS")]
     pub ctx: u32,
@@ -121,6 +124,7 @@ pub fn run(args: BenchArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         time_budget,
         resume: args.resume.clone().map(|id| (!id.is_empty()).then_some(id)),
         batch: args.batch.max(1),
+        endpoint_parallel: args.endpoint_parallel.max(1),
         threads: args.threads.unwrap_or(defaults.threads),
         n_ctx: args.ctx,
         flash_attn: args.flash_attn,

@@ -21,9 +21,10 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use noa_engine::{EngineConfig, Model, TemplateKind};
+use noa_engine::{EngineConfig, Model, ModelBackend, TemplateKind};
 use noa_registry::runs::{EngineCrash, ItemRecord, RunManifest, RunModelStatus};
 use noa_registry::{Measurement, NoaHome};
+use noa_remote::{ClientConfig, RemoteBackend, RemoteClient};
 
 pub use plan::{Allocation, RunOptions, RunPlan};
 
@@ -129,6 +130,7 @@ pub fn run(
         scope: Scope::new(&first_round, models.len()),
         cost: vec![vec![(0.0, 0); suites.len()]; models.len()],
         writer: run.items_writer()?,
+        unsupported: HashSet::new(),
     };
     run_rounds(&ctx, &mut manifest, &mut st)?;
     if st.budget_hit {
@@ -188,6 +190,8 @@ struct RunState {
     /// `cost[model][suite]`: wall seconds spent running items, and items run.
     cost: Vec<Vec<(f64, usize)>>,
     writer: ItemsWriter,
+    /// (model, suite) pairs the model's engine cannot run (see `SuiteResult`).
+    unsupported: HashSet<(usize, usize)>,
 }
 
 /// Passes over every model until its items are done. Under a time budget, the items
@@ -230,7 +234,8 @@ fn run_rounds(
             ));
             round += 1;
         }
-        let left = items_left(manifest, ctx.models, ctx.suites, &st.scope, &st.done);
+        let left =
+            items_left(manifest, ctx.models, ctx.suites, &st.scope, &st.done, &st.unsupported);
         if left == 0 || out_of_time || st.ran + st.cached == before {
             st.budget_hit &= left > 0;
             return Ok(());
@@ -311,7 +316,7 @@ fn run_model_suites(
     ctx: &RunCtx<'_>,
     mi: usize,
     slot: usize,
-    model: &Model,
+    model: &Loaded,
     manifest: &mut RunManifest,
     st: &mut RunState,
 ) -> Result<Option<String>, RunError> {
@@ -324,8 +329,7 @@ fn run_model_suites(
                 break;
             }
             let share = pair_share(ctx, &st.scope, &st.done, (mi, si));
-            let has_template = model.template_kind() != TemplateKind::Plain;
-            let settings = plan::model_settings(suite, has_template);
+            let settings = plan::model_settings(suite, model.has_template());
             let rctx = RecordCtx {
                 run_id: &ctx.run.id,
                 model_id: &entry.id,
@@ -336,16 +340,30 @@ fn run_model_suites(
                 settings,
             };
             let config = ScheduleConfig {
-                batch: ctx.plan.batch as usize,
+                batch: model.parallel(ctx.plan) as usize,
                 scorer_threads: ctx.plan.scorer_threads,
                 deadline: share.map(|s| s.0),
                 hard_deadline: share.map(|s| s.1),
                 budget_end: ctx.deadline,
             };
             let t = Instant::now();
-            let res = run_suite(model, &rctx, &indices, &config, ctx.cache, st, ctx.progress)?;
+            let res =
+                run_suite(model.backend(), &rctx, &indices, &config, ctx.cache, st, ctx.progress)?;
             st.cost[mi][si].0 += t.elapsed().as_secs_f64();
             st.cost[mi][si].1 += res.ran;
+            if let Some(why) = res.unsupported {
+                // Not measured, with the reason; no later pass asks again.
+                let note = format!(
+                    "model `{}`: suite `{}` not measured: {why}",
+                    entry.id,
+                    suite.suite.id()
+                );
+                ctx.progress.message(&note);
+                manifest.notes.push(note);
+                st.unsupported.insert((mi, si));
+                ctx.run.write_manifest(manifest)?;
+                break;
+            }
             let Some(cause) = res.crashed else {
                 st.budget_hit |= res.not_started > 0 || res.cut > 0;
                 break;
@@ -372,6 +390,9 @@ fn run_model_suites(
 
 /// Indices of suite `si`'s items in scope for model `mi` that it has not answered.
 fn todo_indices(ctx: &RunCtx<'_>, st: &RunState, mi: usize, si: usize) -> Vec<usize> {
+    if st.unsupported.contains(&(mi, si)) {
+        return Vec::new();
+    }
     let suite = &ctx.suites[si];
     let id = &ctx.models[mi].id;
     (0..st.scope.len(mi, si))
@@ -500,12 +521,14 @@ fn items_left(
     suites: &[LoadedSuite],
     scope: &Scope,
     done: &HashSet<(String, String, String)>,
+    unsupported: &HashSet<(usize, usize)>,
 ) -> usize {
     let failed =
         |id: &str| manifest.models.iter().any(|m| m.id == id && m.status == RunModelStatus::Failed);
     let mut left = 0;
     for (mi, e) in models.iter().enumerate().filter(|(_, e)| !failed(&e.id)) {
-        for (si, s) in suites.iter().enumerate() {
+        for (si, s) in suites.iter().enumerate().filter(|(si, _)| !unsupported.contains(&(mi, *si)))
+        {
             left += (0..scope.len(mi, si))
                 .filter(|&i| !done.contains(&key3(&e.id, s, &s.items[i].id)))
                 .count();
@@ -518,13 +541,61 @@ fn key3(model: &str, suite: &LoadedSuite, item: &str) -> (String, String, String
     (model.to_owned(), suite.suite.id().to_owned(), item.to_owned())
 }
 
-/// Check the file against the registry's sha256, then load it; the load time in ms.
+/// A model ready to answer: a local GGUF in the engine, or a model on a server.
+enum Loaded {
+    Local(Model),
+    Remote(RemoteBackend),
+}
+
+impl Loaded {
+    fn backend(&self) -> &dyn ModelBackend {
+        match self {
+            Loaded::Local(m) => m,
+            Loaded::Remote(r) => r,
+        }
+    }
+
+    /// Whether chat prompts get a chat template: a local GGUF's own, when it has one;
+    /// a server always applies the template of the model it serves.
+    fn has_template(&self) -> bool {
+        match self {
+            Loaded::Local(m) => m.template_kind() != TemplateKind::Plain,
+            Loaded::Remote(_) => true,
+        }
+    }
+
+    /// Requests in flight at once: the engine's batch, or the endpoint's parallelism.
+    fn parallel(&self, plan: &RunPlan) -> u32 {
+        match self {
+            Loaded::Local(_) => plan.batch,
+            Loaded::Remote(_) => plan.endpoint_parallel,
+        }
+    }
+
+    /// Memory measured for the model on this machine (none for a remote one).
+    fn resident_bytes(&self) -> Option<u64> {
+        match self {
+            Loaded::Local(m) => m.resident_bytes(),
+            Loaded::Remote(_) => None,
+        }
+    }
+}
+
+/// A client for a remote model (the server is asked nothing until the first item);
+/// otherwise the local file, checked and loaded. The load time in ms.
 fn load_model(
     home: &NoaHome,
     entry: &noa_registry::ModelEntry,
     plan: &RunPlan,
     worker: Option<noa_engine::WorkerCommand>,
-) -> Result<(Model, f64), String> {
+) -> Result<(Loaded, f64), String> {
+    if let Some(remote) = &entry.remote {
+        let client =
+            RemoteClient::for_model(remote, ClientConfig::default()).map_err(|e| e.to_string())?;
+        let backend =
+            RemoteBackend::new(client, remote.model.clone(), plan.endpoint_parallel as usize);
+        return Ok((Loaded::Remote(backend), 0.0));
+    }
     let file = entry.file.as_ref().ok_or("no installed file")?;
     let path = entry.file_path(home).ok_or("no installed file")?;
     let actual =
@@ -550,7 +621,7 @@ fn load_model(
     };
     let t = Instant::now();
     let model = Model::load(&path, &config).map_err(|e| e.to_string())?;
-    Ok((model, t.elapsed().as_secs_f64() * 1000.0))
+    Ok((Loaded::Local(model), t.elapsed().as_secs_f64() * 1000.0))
 }
 
 /// The fixed fields of every record of one (model, suite).
@@ -609,12 +680,14 @@ struct SuiteResult {
     not_started: usize,
     cut: usize,
     crashed: Option<String>,
+    /// The engine cannot run this suite at all; why.
+    unsupported: Option<String>,
     /// Items the engine failed under (ids): not recorded, not scored.
     lost: Vec<String>,
 }
 
 fn run_suite(
-    model: &Model,
+    model: &dyn ModelBackend,
     ctx: &RecordCtx<'_>,
     indices: &[usize],
     config: &ScheduleConfig,
@@ -634,8 +707,15 @@ fn run_suite(
         hits.borrow_mut()[i] = hit;
         found
     };
-    let mut result =
-        SuiteResult { ran: 0, cached: 0, not_started: 0, cut: 0, crashed: None, lost: Vec::new() };
+    let mut result = SuiteResult {
+        ran: 0,
+        cached: 0,
+        not_started: 0,
+        cut: 0,
+        crashed: None,
+        unsupported: None,
+        lost: Vec::new(),
+    };
     let mut write_err = None;
     let mut finish = |f: Finished| {
         let record = match f {
@@ -681,6 +761,7 @@ fn run_suite(
     result.not_started = outcome.not_started;
     result.cut = outcome.cut;
     result.crashed = outcome.crashed;
+    result.unsupported = outcome.unsupported;
     Ok(result)
 }
 

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub resume: Option<Option<String>>,
     /// Sequences decoded together (engine `n_seq_max`).
     pub batch: u32,
+    /// Requests in flight at once to a remote model's server.
+    pub endpoint_parallel: u32,
     /// Engine threads.
     pub threads: u32,
     /// Context per sequence, tokens.
@@ -111,6 +113,7 @@ impl Default for RunOptions {
             time_budget: None,
             resume: None,
             batch: 8,
+            endpoint_parallel: 4,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
             n_ctx: 2048,
             flash_attn: FlashAttention::Off,
@@ -137,6 +140,9 @@ pub struct RunPlan {
     #[serde(default)]
     pub max_tokens: Option<u32>,
     pub batch: u32,
+    /// Runs recorded before the setting existed sent one request at a time.
+    #[serde(default = "one")]
+    pub endpoint_parallel: u32,
     pub threads: u32,
     pub n_ctx: u32,
     /// Runs recorded before the setting existed used llama.cpp's `auto`.
@@ -192,7 +198,13 @@ pub(super) fn prepare(
     let model_ids = match plan {
         Some(plan) => plan.models.clone(),
         None if options.models.is_empty() => {
-            registry.models.iter().filter(|m| m.file.is_some()).map(|m| m.id.clone()).collect()
+            // Every model that can answer: installed files and registered servers.
+            registry
+                .models
+                .iter()
+                .filter(|m| m.file.is_some() || m.remote.is_some())
+                .map(|m| m.id.clone())
+                .collect()
         }
         None => options.models.clone(),
     };
@@ -360,6 +372,7 @@ fn new_plan(options: &RunOptions, models: Vec<String>, suites: &[RunSuite]) -> R
         limit: options.limit,
         max_tokens: options.max_tokens,
         batch: options.batch.max(1),
+        endpoint_parallel: options.endpoint_parallel.max(1),
         threads: options.threads.max(1),
         n_ctx: options.n_ctx,
         flash_attn: options.flash_attn,
@@ -394,7 +407,8 @@ fn new_manifest(
             .iter()
             .map(|m| RunModel {
                 id: m.id.clone(),
-                sha256: m.file.as_ref().map(|f| f.sha256.clone()).unwrap_or_default(),
+                sha256: model_identity(m),
+                remote: m.remote.as_ref().map(|r| r.key()),
                 status: RunModelStatus::Pending,
                 error: None,
                 load_ms: None,
@@ -499,6 +513,23 @@ pub fn format_duration(d: Duration) -> String {
         (m, 0) => format!("{m}m"),
         (m, s) => format!("{m}m{s}s"),
     }
+}
+
+/// What identifies a model's answers in the cache and the item records: its file's
+/// sha256, or for a remote model its endpoint, served name and reported version.
+fn model_identity(m: &noa_registry::ModelEntry) -> String {
+    match (&m.file, &m.remote) {
+        (Some(f), _) => f.sha256.clone(),
+        (None, Some(r)) => {
+            let k = r.key();
+            format!("remote:{}#{}@{}", k.endpoint, k.model, k.version.unwrap_or_default())
+        }
+        (None, None) => String::new(),
+    }
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[cfg(test)]

@@ -66,6 +66,9 @@ pub struct ScheduleOutcome {
     /// The engine stopped working (its worker died); the reason. No item is started
     /// after it.
     pub crashed: Option<String>,
+    /// The engine cannot do what this suite asks (a remote server asked for
+    /// log-likelihoods); the reason. Its items are not scored.
+    pub unsupported: Option<String>,
 }
 
 struct Active {
@@ -410,6 +413,10 @@ fn fail(
     outcome: &mut ScheduleOutcome,
     on_finish: &mut dyn FnMut(Finished),
 ) {
+    if let EngineError::Unsupported(why) = &err {
+        outcome.unsupported.get_or_insert_with(|| why.clone());
+        return on_finish(Finished::Lost { item: active.item, error: err });
+    }
     if err.is_engine_failure() {
         outcome.crashed.get_or_insert_with(|| match &err {
             EngineError::Crashed { cause } => cause.clone(),
