@@ -32,7 +32,7 @@ bench: build
 	$(NOA) models pull --defaults
 	$(NOA) doctor
 	$(NOA) evalsets pull
-	$(NOA) bench --time-budget $${NOA_BENCH_TIME_BUDGET:-9m}
+	$(NOA) bench --time-budget $${NOA_BENCH_TIME_BUDGET:-8m45s}
 	$(NOA) replay
 	$(NOA) report
 
