@@ -9,23 +9,9 @@
 mod common;
 
 use common::serve::Server;
-use common::{TestHome, model_entry, smollm2, write_registry};
+use common::{TestHome, model_entry, remote_entry, smollm2, write_registry};
 use noa_registry::runs::{ItemRecord, RunManifest};
-use noa_registry::{ModelEntry, PrivacyTier, Registry, RemoteModel, UseCase};
-
-fn remote_entry(id: &str, endpoint: &str, served: &str) -> ModelEntry {
-    let mut e = ModelEntry::bare(id);
-    e.family = "remote".into();
-    e.remote = Some(RemoteModel {
-        endpoint: endpoint.into(),
-        model: served.into(),
-        api_key_env: None,
-        verified: None,
-    });
-    e.declared.use_cases = vec![UseCase::Reasoning, UseCase::Qa];
-    e.declared.privacy = PrivacyTier::Private;
-    e
-}
+use noa_registry::{PrivacyTier, Registry, UseCase};
 
 #[test]
 fn a_remote_model_is_benched_like_the_local_one_and_keyed_by_its_server() {
@@ -42,7 +28,13 @@ fn a_remote_model_is_benched_like_the_local_one_and_keyed_by_its_server() {
         &home,
         vec![
             model_entry("local-smol", &smollm2(), &[UseCase::Reasoning, UseCase::Qa]),
-            remote_entry("remote-smol", &endpoint, "smollm2"),
+            remote_entry(
+                "remote-smol",
+                &endpoint,
+                "smollm2",
+                PrivacyTier::Private,
+                &[UseCase::Reasoning, UseCase::Qa],
+            ),
         ],
     );
     let out = home.run_ok(&[

@@ -9,24 +9,9 @@
 mod common;
 
 use common::serve::{Server, header};
-use common::{TestHome, model_entry, smollm2, write_registry};
-use noa_registry::{ModelEntry, PrivacyTier, RemoteModel, UseCase};
+use common::{TestHome, model_entry, remote_entry, smollm2, write_registry};
+use noa_registry::{PrivacyTier, UseCase};
 use serde_json::{Value, json};
-
-fn remote_entry(id: &str, endpoint: &str, served: &str, privacy: PrivacyTier) -> ModelEntry {
-    let mut e = ModelEntry::bare(id);
-    e.family = "remote".into();
-    e.remote = Some(RemoteModel {
-        endpoint: endpoint.into(),
-        model: served.into(),
-        api_key_env: None,
-        verified: None,
-    });
-    e.declared.use_cases = vec![UseCase::General];
-    e.declared.privacy = privacy;
-    e.declared.quality = Some(0.3);
-    e
-}
 
 fn chat(model: &str, noa: Value, stream: bool) -> Value {
     json!({
@@ -52,8 +37,14 @@ fn serve_forwards_to_a_remote_model_within_the_privacy_tier() {
     write_registry(
         &home,
         vec![
-            remote_entry("lan-smol", &lan, "smollm2", PrivacyTier::Private),
-            remote_entry("cloud-gone", "http://127.0.0.1:9/v1", "gone", PrivacyTier::Cloud),
+            remote_entry("lan-smol", &lan, "smollm2", PrivacyTier::Private, &[UseCase::General]),
+            remote_entry(
+                "cloud-gone",
+                "http://127.0.0.1:9/v1",
+                "gone",
+                PrivacyTier::Cloud,
+                &[UseCase::General],
+            ),
         ],
     );
     let front = Server::start(&home, &["--seed", "5"], &[]);

@@ -11,18 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::TestHome;
-use common::serve::{Server, request};
+use common::serve::{Server, http};
 use serde_json::{Value, json};
-
-/// One request on a fresh connection; status and body, or why no answer came back.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> std::io::Result<(u16, String)> {
-    request(addr, method, path, body).map(|(status, _, body)| (status, body))
-}
 
 fn registry(home: &TestHome) {
     let reg = noa_router::testing::registry_with(3);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::TestHome;
 use common::redis::Redis;
-use common::serve::{Server, request};
+use common::serve::{Server, http};
 use serde_json::{Value, json};
 
 fn replica(redis: &Redis) -> (TestHome, Server) {
@@ -22,15 +22,6 @@ fn replica(redis: &Redis) -> (TestHome, Server) {
         .expect("write registry");
     let server = Server::start(&home, &["--state", &redis.url(), "--state-refresh", "100"], &[]);
     (home, server)
-}
-
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> std::io::Result<(u16, String)> {
-    request(addr, method, path, body).map(|(status, _, body)| (status, body))
 }
 
 /// A decision for `body`: (id, model, the whole decision).

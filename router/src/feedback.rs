@@ -283,17 +283,7 @@ impl Router {
     }
 
     fn record_of(&self, id: u64, p: &Pending) -> DecisionRecord {
-        DecisionRecord {
-            id: format_id(id),
-            use_case: UseCase::ALL[p.uc],
-            model: self.table.rows[p.model].id.to_string(),
-            policy: p.policy,
-            probability: p.probability,
-            features: p.features.to_vec(),
-            predicted_p95_ms: p.predicted_p95_ms,
-            latency_observed: p.latency_observed,
-            unix_ms: p.unix_ms,
-        }
+        p.record(id, self.table.rows[p.model].id.to_string())
     }
 
     /// Rebuild state from what the store found on disk.

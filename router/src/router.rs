@@ -38,6 +38,23 @@ pub(crate) struct Pending {
     pub unix_ms: u64,
 }
 
+impl Pending {
+    /// The decision-log record of this decision `id`, naming its model `model`.
+    pub(crate) fn record(&self, id: u64, model: String) -> DecisionRecord {
+        DecisionRecord {
+            id: format_id(id),
+            use_case: noa_registry::UseCase::ALL[self.uc],
+            model,
+            policy: self.policy,
+            probability: self.probability,
+            features: self.features.to_vec(),
+            predicted_p95_ms: self.predicted_p95_ms,
+            latency_observed: self.latency_observed,
+            unix_ms: self.unix_ms,
+        }
+    }
+}
+
 /// Mutable state behind the router's lock.
 #[derive(Debug)]
 pub(crate) struct State {

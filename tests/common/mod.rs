@@ -131,3 +131,26 @@ pub fn write_registry(home: &TestHome, entries: Vec<noa_registry::ModelEntry>) {
     std::fs::write(home.path().join("models.json"), serde_json::to_vec(&reg).expect("json"))
         .expect("write registry");
 }
+
+/// A registry entry for a model served at `endpoint` under the name `served`, of
+/// privacy tier `privacy`, declaring `use_cases`.
+pub fn remote_entry(
+    id: &str,
+    endpoint: &str,
+    served: &str,
+    privacy: noa_registry::PrivacyTier,
+    use_cases: &[noa_registry::UseCase],
+) -> noa_registry::ModelEntry {
+    let mut e = noa_registry::ModelEntry::bare(id);
+    e.family = "remote".into();
+    e.remote = Some(noa_registry::RemoteModel {
+        endpoint: endpoint.into(),
+        model: served.into(),
+        api_key_env: None,
+        verified: None,
+    });
+    e.declared.use_cases = use_cases.to_vec();
+    e.declared.privacy = privacy;
+    e.declared.quality = Some(0.3);
+    e
+}

@@ -104,3 +104,13 @@ pub fn dechunk(head: &str, body: &str) -> String {
 pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")))
 }
+
+/// One request on a fresh connection: status and body, or why no answer came back.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<(u16, String)> {
+    request(addr, method, path, body).map(|(status, _, body)| (status, body))
+}

@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::resp::{Conn, RedisUrl};
 use super::{COOLDOWNS, DECISION_TTL_S, decision_key};
 use crate::error::SharedError;
-use crate::router::{Pending, format_id};
-use crate::store::DecisionRecord;
-use noa_registry::UseCase;
+use crate::router::Pending;
 
 /// Writes kept while Redis is away.
 const MAX_BACKLOG: usize = 100_000;
@@ -146,17 +144,7 @@ fn flush(
 fn command(w: &Write, models: &[String]) -> Result<Vec<String>, SharedError> {
     Ok(match w {
         Write::Decision { id, pending: p } => {
-            let d = DecisionRecord {
-                id: format_id(*id),
-                use_case: UseCase::ALL[p.uc],
-                model: models.get(p.model).cloned().unwrap_or_default(),
-                policy: p.policy,
-                probability: p.probability,
-                features: p.features.to_vec(),
-                predicted_p95_ms: p.predicted_p95_ms,
-                latency_observed: p.latency_observed,
-                unix_ms: p.unix_ms,
-            };
+            let d = p.record(*id, models.get(p.model).cloned().unwrap_or_default());
             let json = to_json(&d)?;
             vec![
                 "SET".to_owned(),
