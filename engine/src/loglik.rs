@@ -25,13 +25,15 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::{EngineError, Loglikelihood, LoglikelihoodRequest};
+use crate::{EngineError, Loglikelihood, LoglikelihoodRequest, TokenLogprob};
 
 struct Item {
     index: usize,
     tokens: Vec<LlamaToken>,
     /// First token index that belongs to the continuation.
     split: usize,
+    /// Report every token (`LoglikelihoodRequest::per_token`).
+    per_token: bool,
 }
 
 struct Group {
@@ -47,7 +49,11 @@ fn prepare(
     let vocab = model.vocab();
     let ctx_tokens = vocab.tokenize(r.context.as_bytes(), true, false);
     let whole = vocab.tokenize(format!("{}{}", r.context, r.continuation).as_bytes(), true, false);
-    let common = ctx_tokens.iter().zip(&whole).take_while(|(a, b)| a == b).count();
+    let mut common = ctx_tokens.iter().zip(&whole).take_while(|(a, b)| a == b).count();
+    if common == 0 && r.per_token && r.context.is_empty() {
+        // Scoring a whole text without a BOS token: its first token is the context.
+        common = 1;
+    }
     if common == 0 && !whole.is_empty() {
         return Err(EngineError::Decode(
             "the context is empty and the model adds no BOS token: nothing to condition on".into(),
@@ -56,15 +62,51 @@ fn prepare(
     Ok((whole, common))
 }
 
-/// Log-probability of `target` under `logits`, and whether it is the argmax.
-fn score(logits: &[f32], target: LlamaToken) -> (f64, bool) {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let sum: f64 = logits.iter().map(|&l| ((l as f64) - max).exp()).sum();
-    let lp = usize::try_from(target.0)
-        .ok()
-        .and_then(|t| logits.get(t))
-        .map_or(f64::NEG_INFINITY, |&l| (l as f64) - max - sum.ln());
-    (lp, crate::sampler::argmax(logits) == target)
+/// One position's score in full: the target's log-probability, and the argmax with
+/// its own.
+#[derive(Clone, Copy)]
+struct Scored {
+    logprob: f64,
+    top: LlamaToken,
+    top_logprob: f64,
+}
+
+impl Scored {
+    fn of(logits: &[f32], target: LlamaToken) -> Scored {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let log_sum = max + logits.iter().map(|&l| ((l as f64) - max).exp()).sum::<f64>().ln();
+        let lp = |t: LlamaToken| {
+            usize::try_from(t.0)
+                .ok()
+                .and_then(|t| logits.get(t))
+                .map_or(f64::NEG_INFINITY, |&l| (l as f64) - log_sum)
+        };
+        let top = crate::sampler::argmax(logits);
+        Scored { logprob: lp(target), top, top_logprob: lp(top) }
+    }
+}
+
+/// Every token of `item` for a `per_token` request, BOS aside: the ones before the
+/// split predicted by nothing, the others with their scores (`scored[p]` for token p).
+fn token_logprobs(model: &LlamaModel, item: &Item, scored: &[Option<Scored>]) -> Vec<TokenLogprob> {
+    let vocab = model.vocab();
+    let piece =
+        |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, false, None)).into_owned();
+    let bos = vocab.bos();
+    item.tokens
+        .iter()
+        .enumerate()
+        .filter(|&(p, &t)| !(p == 0 && t == bos))
+        .map(|(p, &t)| {
+            let s = scored.get(p).copied().flatten();
+            TokenLogprob {
+                text: piece(t),
+                logprob: s.map(|s| s.logprob),
+                top_text: s.map(|s| piece(s.top)).unwrap_or_default(),
+                top_logprob: s.map(|s| s.top_logprob),
+            }
+        })
+        .collect()
 }
 
 /// Group requests by context; answer the trivial and impossible ones at once.
@@ -74,17 +116,22 @@ fn plan(
     n_ctx_seq: u32,
     results: &mut [Option<Result<Loglikelihood, EngineError>>],
 ) -> Vec<Group> {
-    let mut by_context: HashMap<&str, usize> = HashMap::new();
+    // Options of one question share their context; a `per_token` request is alone.
+    let mut by_context: HashMap<(&str, usize), usize> = HashMap::new();
     let mut groups: Vec<(Vec<Item>, usize)> = Vec::new();
     for (index, r) in requests.iter().enumerate() {
         match prepare(model, r) {
             Err(e) => results[index] = Some(Err(e)),
             Ok((tokens, split)) if split >= tokens.len() => {
+                let item = Item { index, tokens, split, per_token: r.per_token };
+                let per_token =
+                    if r.per_token { token_logprobs(model, &item, &[]) } else { Vec::new() };
                 results[index] = Some(Ok(Loglikelihood {
                     logprob: 0.0,
                     tokens: 0,
                     is_greedy: true,
                     elapsed_ms: 0.0,
+                    per_token,
                 }))
             }
             Ok((tokens, _)) if tokens.len() - 1 > n_ctx_seq as usize => {
@@ -94,12 +141,13 @@ fn plan(
                 }))
             }
             Ok((tokens, split)) => {
-                let g = *by_context.entry(r.context.as_str()).or_insert_with(|| {
+                let key = (r.context.as_str(), if r.per_token { index } else { usize::MAX });
+                let g = *by_context.entry(key).or_insert_with(|| {
                     groups.push((Vec::new(), usize::MAX));
                     groups.len() - 1
                 });
                 groups[g].1 = groups[g].1.min(split);
-                groups[g].0.push(Item { index, tokens, split });
+                groups[g].0.push(Item { index, tokens, split, per_token: r.per_token });
             }
         }
     }
@@ -122,7 +170,7 @@ pub(crate) fn run(
     let mut batch = LlamaBatch::new(n_batch, 1);
     // One group at a time in sequence 0: see the module docs.
     for group in plan(model, &requests, n_ctx_seq, &mut results) {
-        run_group(ctx, &mut batch, n_batch, group, &mut results);
+        run_group(model, ctx, &mut batch, n_batch, group, &mut results);
         let _ = ctx.clear_kv_cache_seq(Some(0), None, None);
     }
     results.into_iter().map(|r| r.unwrap_or(Err(EngineError::WorkerGone))).collect()
@@ -131,6 +179,7 @@ pub(crate) fn run(
 /// Decode a group's shared prefix, then each item's tokens after it (removed from the
 /// KV cache again), writing every item's result.
 fn run_group(
+    model: &LlamaModel,
     ctx: &mut LlamaContext<'_>,
     batch: &mut LlamaBatch,
     n_batch: usize,
@@ -160,10 +209,17 @@ fn run_group(
     for item in &group.items {
         let started = Instant::now();
         let (mut logprob, mut greedy) = (0.0, true);
+        // Per position, for a `per_token` request.
+        let mut scored: Vec<Option<Scored>> =
+            if item.per_token { vec![None; item.tokens.len()] } else { Vec::new() };
         if item.split == prefix.len()
             && let Some(l) = last_logits.as_ref()
         {
-            (logprob, greedy) = score(l, item.tokens[prefix.len()]);
+            let s = Scored::of(l, item.tokens[prefix.len()]);
+            (logprob, greedy) = (s.logprob, s.top == item.tokens[prefix.len()]);
+            if let Some(slot) = scored.get_mut(prefix.len()) {
+                *slot = Some(s);
+            }
         }
         // The last token is never fed: nothing is predicted from it.
         let body = &item.tokens[..item.tokens.len() - 1];
@@ -175,9 +231,12 @@ fn run_group(
             prefix.len(),
             |p| p + 1 >= item.split,
             |p, l| {
-                let (lp, g) = score(l, item.tokens[p + 1]);
-                logprob += lp;
-                greedy &= g;
+                let s = Scored::of(l, item.tokens[p + 1]);
+                logprob += s.logprob;
+                greedy &= s.top == item.tokens[p + 1];
+                if let Some(slot) = scored.get_mut(p + 1) {
+                    *slot = Some(s);
+                }
             },
         );
         let _ = ctx.clear_kv_cache_seq(Some(0), Some(prefix.len() as u32), None);
@@ -187,6 +246,11 @@ fn run_group(
                 tokens: (item.tokens.len() - item.split) as u32,
                 is_greedy: greedy,
                 elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+                per_token: if item.per_token {
+                    token_logprobs(model, item, &scored)
+                } else {
+                    Vec::new()
+                },
             }),
             Err(e) => Err(EngineError::Decode(e)),
         });
@@ -230,12 +294,14 @@ mod tests {
 
     #[test]
     fn log_softmax_and_greedy() {
-        let (lp, g) = score(&[0.0, 0.0], LlamaToken(1));
-        assert!((lp - 0.5f64.ln()).abs() < 1e-12);
-        assert!(!g); // argmax picks the first of equals
-        let (lp, g) = score(&[1.0, 3.0, 2.0], LlamaToken(1));
-        assert!(g);
-        let expect = 3.0 - (1f64.exp() + 3f64.exp() + 2f64.exp()).ln();
-        assert!((lp - expect).abs() < 1e-12);
+        let s = Scored::of(&[0.0, 0.0], LlamaToken(1));
+        assert!((s.logprob - 0.5f64.ln()).abs() < 1e-12);
+        assert_eq!(s.top, LlamaToken(0)); // argmax picks the first of equals
+        assert!((s.top_logprob - s.logprob).abs() < 1e-12);
+        let s = Scored::of(&[1.0, 3.0, 2.0], LlamaToken(2));
+        assert_eq!(s.top, LlamaToken(1));
+        let norm = (1f64.exp() + 3f64.exp() + 2f64.exp()).ln();
+        assert!((s.logprob - (2.0 - norm)).abs() < 1e-12);
+        assert!((s.top_logprob - (3.0 - norm)).abs() < 1e-12);
     }
 }

@@ -159,6 +159,30 @@ pub struct LoglikelihoodRequest {
     /// Used verbatim; render a chat template yourself if wanted.
     pub context: String,
     pub continuation: String,
+    /// Also report each token (what `/v1/completions` with `echo` and `logprobs`
+    /// answers). With an empty `context` the whole `continuation` is scored: from its
+    /// second token when the model adds no BOS token (the first has nothing before it).
+    #[serde(default)]
+    pub per_token: bool,
+}
+
+impl LoglikelihoodRequest {
+    pub fn new(context: impl Into<String>, continuation: impl Into<String>) -> Self {
+        Self { context: context.into(), continuation: continuation.into(), per_token: false }
+    }
+}
+
+/// One token of a scored text, for [`LoglikelihoodRequest::per_token`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    /// The token's text (bytes that are not whole UTF-8 characters are replaced).
+    pub text: String,
+    /// Its log-probability given the tokens before it; `None` for a token nothing
+    /// predicts (the first, when the model adds no BOS token).
+    pub logprob: Option<f64>,
+    /// The most likely token at this position, and its log-probability.
+    pub top_text: String,
+    pub top_logprob: Option<f64>,
 }
 
 /// The continuation's log-probability under the model.
@@ -172,4 +196,7 @@ pub struct Loglikelihood {
     pub is_greedy: bool,
     /// Prompt processing time for this request, milliseconds.
     pub elapsed_ms: f64,
+    /// Every token of the scored text, BOS aside, when the request asked for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_token: Vec<TokenLogprob>,
 }

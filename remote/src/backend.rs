@@ -4,10 +4,13 @@
 //! `/chat/completions` and raw prompts (base models, few-shot) to `/completions`,
 //! always streamed: time to first token and the gaps between text deltas are measured
 //! here at the client, network included. A batch runs its requests concurrently, as
-//! many as `parallel` at a time (`--endpoint-parallel`). Log-likelihoods and output
-//! constraints are not offered by the OpenAI API in a portable way, so they are
-//! answered with [`EngineError::Unsupported`] and the bench records the suite as not
-//! measured with that reason.
+//! many as `parallel` at a time (`--endpoint-parallel`). Continuation log-likelihoods
+//! (multiple choice) are read from `/completions` with `echo` + `logprobs` and
+//! `max_tokens` 0, as lm-evaluation-harness reads them: the tokens that start at or
+//! after the end of the context are the continuation's. A server that does not score
+//! prompts, and output constraints (not portable across servers), are answered with
+//! [`EngineError::Unsupported`]: the bench records the suite as not measured, with
+//! that reason.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -15,6 +18,7 @@ use std::time::Instant;
 use noa_infer::{
     ChatMessage, EngineError, EventStream, FinishReason, GenerateRequest, Generation,
     Loglikelihood, LoglikelihoodRequest, ModelBackend, Prompt, RequestTimings, StreamEvent,
+    TokenLogprob,
 };
 
 use crate::stream::{StreamEnd, StreamEvent as Piece, TextStream};
@@ -74,6 +78,79 @@ impl RemoteBackend {
             }),
         };
         started.map_err(engine_error)
+    }
+
+    /// `f` on every item, as many at a time as `parallel`; results in input order.
+    fn in_parallel<T: Send, R: Send>(
+        &self,
+        items: Vec<T>,
+        f: impl Fn(T) -> Result<R, EngineError> + Sync,
+    ) -> Vec<Result<R, EngineError>> {
+        let n = items.len();
+        let queue = Mutex::new(items.into_iter().enumerate().collect::<Vec<_>>());
+        let results = Mutex::new((0..n).map(|_| None).collect::<Vec<_>>());
+        std::thread::scope(|scope| {
+            for _ in 0..self.parallel.min(n) {
+                scope.spawn(|| {
+                    loop {
+                        let next = queue.lock().map(|mut q| q.pop());
+                        let Ok(Some((i, item))) = next else { break };
+                        let out = f(item);
+                        if let Ok(mut r) = results.lock() {
+                            r[i] = Some(out);
+                        }
+                    }
+                });
+            }
+        });
+        let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+        results.into_iter().map(|r| r.unwrap_or(Err(EngineError::WorkerGone))).collect()
+    }
+
+    /// One request scored by the server.
+    fn loglikelihood(&self, r: LoglikelihoodRequest) -> Result<Loglikelihood, EngineError> {
+        let started = Instant::now();
+        let prompt = format!("{}{}", r.context, r.continuation);
+        let not_offered = |e: String| {
+            EngineError::Unsupported(format!(
+                "the server does not score prompts (`echo` + `logprobs` on /completions, \
+                 `max_tokens` 0): {e}"
+            ))
+        };
+        let scores = self.client.score(&self.model, &prompt).map_err(|e| match e {
+            e @ RemoteError::BadResponse { .. } => not_offered(e.to_string()),
+            e if e.is_bad_request() => not_offered(e.to_string()),
+            e => engine_error(e),
+        })?;
+        let total = prompt.chars().count();
+        let (logprob, tokens, is_greedy) =
+            scores.continuation(r.context.chars().count(), total).map_err(not_offered)?;
+        if tokens == 0 && !r.continuation.is_empty() {
+            return Err(EngineError::Decode(format!(
+                "no token of the server's tokenization starts inside the continuation {:?}",
+                r.continuation
+            )));
+        }
+        let per_token = if r.per_token {
+            (0..scores.tokens.len())
+                .filter(|&i| scores.text_offset[i] < total)
+                .map(|i| TokenLogprob {
+                    text: scores.tokens[i].clone(),
+                    logprob: scores.logprobs[i],
+                    top_text: scores.top[i].as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+                    top_logprob: scores.top[i].as_ref().map(|t| t.1),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Loglikelihood {
+            logprob,
+            tokens,
+            is_greedy,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            per_token,
+        })
     }
 }
 
@@ -167,25 +244,7 @@ impl ModelBackend for RemoteBackend {
         &self,
         requests: Vec<GenerateRequest>,
     ) -> Vec<Result<Generation, EngineError>> {
-        let n = requests.len();
-        let queue = Mutex::new(requests.into_iter().enumerate().collect::<Vec<_>>());
-        let results = Mutex::new((0..n).map(|_| None).collect::<Vec<_>>());
-        std::thread::scope(|scope| {
-            for _ in 0..self.parallel.min(n) {
-                scope.spawn(|| {
-                    loop {
-                        let next = queue.lock().map(|mut q| q.pop());
-                        let Ok(Some((i, request))) = next else { break };
-                        let out = self.generate(request);
-                        if let Ok(mut r) = results.lock() {
-                            r[i] = Some(out);
-                        }
-                    }
-                });
-            }
-        });
-        let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-        results.into_iter().map(|r| r.unwrap_or(Err(EngineError::WorkerGone))).collect()
+        self.in_parallel(requests, |r| self.generate(r))
     }
 
     fn generate(&self, request: GenerateRequest) -> Result<Generation, EngineError> {
@@ -224,9 +283,7 @@ impl ModelBackend for RemoteBackend {
         &self,
         requests: Vec<LoglikelihoodRequest>,
     ) -> Vec<Result<Loglikelihood, EngineError>> {
-        let why = "continuation log-likelihoods need `echo` with `logprobs` on `/completions`, \
-                   which OpenAI-compatible servers do not offer alike; not measured remotely";
-        requests.iter().map(|_| Err(EngineError::Unsupported(why.into()))).collect()
+        self.in_parallel(requests, |r| self.loglikelihood(r))
     }
 
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {

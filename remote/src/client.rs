@@ -154,6 +154,16 @@ impl RemoteClient {
         self.whole(Kind::Text, req.body(false))
     }
 
+    /// Score every token of `prompt` (`/completions` with `echo`, `logprobs` and
+    /// `max_tokens` 0). A server that does not score prompts answers with an error
+    /// or without `logprobs`: both are errors here.
+    pub fn score(&self, model: &str, prompt: &str) -> Result<wire::PromptScores, RemoteError> {
+        let body = wire::score_body(model, prompt);
+        let (v, url, _, _) =
+            self.json_call(reqwest::Method::POST, Kind::Text.path(), Some(body))?;
+        wire::parse_scores(&v).map_err(|message| RemoteError::BadResponse { url, message })
+    }
+
     /// A streamed chat completion; returns once the answer's status line arrived.
     pub fn chat_stream(&self, req: &ChatRequest) -> Result<TextStream, RemoteError> {
         self.stream(Kind::Chat, req.body(true))

@@ -8,7 +8,9 @@
 //!   client-side [`std::time::Instant`] it arrived at, so time to first token and
 //!   inter-token gaps are measured at the client, network included;
 //! - [`RemoteClient::chat`]: one non-streamed answer; [`RemoteClient::verify`]: is the
-//!   model listed, and does it answer.
+//!   model listed, and does it answer;
+//! - [`RemoteClient::score`]: a prompt's tokens scored (`echo` + `logprobs`), for
+//!   multiple choice by log-likelihood.
 //!
 //! Failures are a typed [`RemoteError`]: connection errors, 429 and 5xx answers are
 //! retried with exponential backoff and jitter (honouring `Retry-After`) only *before*
@@ -37,4 +39,6 @@ pub use client::{RemoteClient, Verification};
 pub use config::ClientConfig;
 pub use error::RemoteError;
 pub use stream::{StreamEnd, StreamEvent, TextStream};
-pub use wire::{ChatRequest, Completion, CompletionRequest, Message, Sampling, ServedModel, Usage};
+pub use wire::{
+    ChatRequest, Completion, CompletionRequest, Message, PromptScores, Sampling, ServedModel, Usage,
+};

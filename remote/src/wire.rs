@@ -110,6 +110,94 @@ impl CompletionRequest {
     }
 }
 
+/// `POST /completions` with `echo`, `logprobs` and `max_tokens` 0: the prompt's own
+/// tokens scored, as lm-evaluation-harness asks OpenAI-compatible servers.
+pub(crate) fn score_body(model: &str, prompt: &str) -> Value {
+    json!({
+        "model": model, "prompt": prompt, "max_tokens": 0, "echo": true, "logprobs": 1,
+        "temperature": 0, "stream": false,
+    })
+}
+
+/// A prompt's tokens as a server scored them (`choices[0].logprobs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptScores {
+    /// Each token's text.
+    pub tokens: Vec<String>,
+    /// Its log-probability given the tokens before it (`None`: nothing predicts it).
+    pub logprobs: Vec<Option<f64>>,
+    /// The most likely alternative the server listed there, and its log-probability.
+    pub top: Vec<Option<(String, f64)>>,
+    /// Where the token starts in the text, in characters.
+    pub text_offset: Vec<usize>,
+}
+
+impl PromptScores {
+    /// The log-probability of the text after the first `context_chars` characters,
+    /// its token count, and whether every one of its tokens was the most likely:
+    /// lm-evaluation-harness's reading of an echoed prompt. Tokens that start at or
+    /// past the end of `total_chars` (a server that generated anyway) are left out, and
+    /// so is an unscored first token (a whole text scored without a BOS token).
+    pub fn continuation(
+        &self,
+        context_chars: usize,
+        total_chars: usize,
+    ) -> Result<(f64, u32, bool), String> {
+        let (mut sum, mut n, mut greedy) = (0.0, 0u32, true);
+        for (i, &offset) in self.text_offset.iter().enumerate() {
+            if offset < context_chars || offset >= total_chars {
+                continue;
+            }
+            let lp = match self.logprobs[i] {
+                Some(lp) => lp,
+                // The text's first token: nothing before it to predict it from.
+                None if i == 0 => continue,
+                None => {
+                    return Err(format!("no log-probability for token {i} ({:?})", self.tokens[i]));
+                }
+            };
+            sum += lp;
+            n += 1;
+            greedy &= self.top[i].as_ref().is_none_or(|(_, top)| lp >= *top);
+        }
+        Ok((sum, n, greedy))
+    }
+}
+
+/// `choices[0].logprobs` of a scored prompt.
+pub(crate) fn parse_scores(v: &Value) -> Result<PromptScores, String> {
+    let lp = v
+        .pointer("/choices/0/logprobs")
+        .filter(|l| !l.is_null())
+        .ok_or("no `choices[0].logprobs`: the server does not score prompts")?;
+    let array = |k: &str| {
+        lp.get(k).and_then(Value::as_array).ok_or_else(|| format!("no `logprobs.{k}` array"))
+    };
+    let (tokens, logprobs, text_offset) =
+        (array("tokens")?, array("token_logprobs")?, array("text_offset")?);
+    let top = lp.get("top_logprobs").and_then(Value::as_array);
+    let n = tokens.len();
+    if logprobs.len() != n || text_offset.len() != n || top.is_some_and(|t| t.len() != n) {
+        return Err(format!("`logprobs` arrays of different lengths ({n} tokens)"));
+    }
+    let top_of = |i: usize| {
+        let alternatives = top.and_then(|t| t[i].as_object())?;
+        alternatives
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+            .reduce(|a, b| if b.1 > a.1 { b } else { a })
+    };
+    Ok(PromptScores {
+        tokens: tokens.iter().map(|t| t.as_str().unwrap_or_default().to_owned()).collect(),
+        logprobs: logprobs.iter().map(Value::as_f64).collect(),
+        top: (0..n).map(top_of).collect(),
+        text_offset: text_offset
+            .iter()
+            .map(|o| o.as_u64().map(|o| o as usize).ok_or("`text_offset` not a number"))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
 /// Token counts a server reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {

@@ -1,8 +1,9 @@
 //! The client against a loopback OpenAI-compatible fake that misbehaves on purpose:
 //! it answers normally, streams slowly, answers 500, 503 then recovers, 429 with
 //! `Retry-After: 1`, stalls, goes silent mid-stream, drops a stream half-way, refuses a
-//! bad request and checks the API key. Each test checks what the client did (attempts
-//! the server counted, the wait it honoured, the error kind and its message).
+//! bad request and checks the API key; scores a prompt's tokens (`echo` + `logprobs`).
+//! Each test checks what the client did (attempts the server counted, the wait it
+//! honoured, the error kind and its message).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -103,6 +104,27 @@ async fn answer(
     let kind = if body.get("prompt").is_some() { "text" } else { "chat" };
     let stream = body["stream"] == true;
     match mode.as_str() {
+        // Tokens of three characters; each scores -0.5 and is the most likely, but for
+        // "ghi", where "X" was likelier.
+        "score" if body["echo"] == true && body["max_tokens"] == 0 => {
+            let prompt: Vec<char> = body["prompt"].as_str().unwrap_or_default().chars().collect();
+            let tokens: Vec<String> = prompt.chunks(3).map(|c| c.iter().collect()).collect();
+            let n = tokens.len();
+            let lps: Vec<Value> =
+                (0..n).map(|i| if i == 0 { Value::Null } else { json!(-0.5) }).collect();
+            let top: Vec<Value> = (0..n)
+                .map(|i| match i {
+                    0 => Value::Null,
+                    i if tokens[i] == "ghi" => json!({"X": -0.1, "ghi": -0.5}),
+                    i => json!({tokens[i].clone(): -0.5}),
+                })
+                .collect();
+            let offsets: Vec<usize> = (0..n).map(|i| 3 * i).collect();
+            return axum::Json(json!({"choices": [{"index": 0, "text": body["prompt"],
+                "logprobs": {"tokens": tokens, "token_logprobs": lps, "top_logprobs": top,
+                             "text_offset": offsets}}]}))
+            .into_response();
+        }
         "fail500" => return error(StatusCode::INTERNAL_SERVER_ERROR, "model crashed"),
         "flaky" if n <= 2 => return error(StatusCode::SERVICE_UNAVAILABLE, "loading"),
         "busy" if n == 1 => {
@@ -358,4 +380,46 @@ fn the_client_works_from_tokio_s_blocking_pool() {
         .unwrap()
     });
     assert_eq!(text, "Hello world");
+}
+
+#[test]
+fn a_prompt_scored_by_the_server_gives_the_continuation_s_log_likelihood() {
+    use noa_infer::{EngineError, LoglikelihoodRequest, ModelBackend};
+    let (base, _) = fake();
+    let backend = |mode: &str| noa_remote::RemoteBackend::new(client(&base, mode), "tiny", 2);
+    let requests = vec![
+        LoglikelihoodRequest::new("abcdef", "ghi"),
+        LoglikelihoodRequest::new("abc", "defghi"),
+        LoglikelihoodRequest::new("abc", "def"),
+    ];
+    let out = backend("score").loglikelihood_batch(requests.clone());
+    let got: Vec<(f64, u32, bool)> = out
+        .iter()
+        .map(|r| r.as_ref().map(|l| (l.logprob, l.tokens, l.is_greedy)).unwrap())
+        .collect();
+    // "ghi" was not the likeliest token; the others were.
+    assert_eq!(got, vec![(-0.5, 1, false), (-1.0, 2, false), (-0.5, 1, true)]);
+
+    // Per token, for `noa serve` in front of this server: the whole text, first token
+    // unscored.
+    let mut whole = LoglikelihoodRequest::new("", "abcdefghi");
+    whole.per_token = true;
+    let scored = backend("score").loglikelihood_batch(vec![whole]).remove(0).unwrap();
+    let texts: Vec<&str> = scored.per_token.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(texts, ["abc", "def", "ghi"]);
+    assert_eq!(scored.per_token[0].logprob, None);
+    assert_eq!(scored.per_token[2].top_text, "X");
+
+    // A server that answers without `logprobs`, or refuses the request: not offered,
+    // so the bench says "not measured" with the reason; a failing server is a failure.
+    for mode in ["ok", "bad"] {
+        match backend(mode).loglikelihood_batch(requests[..1].to_vec()).remove(0) {
+            Err(EngineError::Unsupported(why)) => assert!(why.contains("echo"), "{why}"),
+            other => panic!("{mode}: {other:?}"),
+        }
+    }
+    match backend("fail500").loglikelihood_batch(requests[..1].to_vec()).remove(0) {
+        Err(EngineError::Unavailable(why)) => assert!(why.contains("model crashed"), "{why}"),
+        other => panic!("fail500: {other:?}"),
+    }
 }

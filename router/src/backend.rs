@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 pub use noa_infer::{
-    ChatMessage, EngineError, EventStream, FinishReason, GenerateRequest, Generation, ModelBackend,
-    ModelRuntime, Prompt, StreamEvent,
+    ChatMessage, EngineError, EventStream, FinishReason, GenerateRequest, Generation,
+    LoglikelihoodRequest, ModelBackend, ModelRuntime, Prompt, StreamEvent, TokenLogprob,
 };
 
 /// Why inference failed.
@@ -37,9 +37,9 @@ impl BackendError {
         match e {
             EngineError::Crashed { cause } => Self::Crashed { model, cause },
             EngineError::WorkerGone => Self::Crashed { model, cause: e.to_string() },
-            EngineError::PromptTooLong { .. } | EngineError::Rejected(_) => {
-                Self::BadRequest(e.to_string())
-            }
+            EngineError::PromptTooLong { .. }
+            | EngineError::Rejected(_)
+            | EngineError::Unsupported(_) => Self::BadRequest(e.to_string()),
             EngineError::BadModel { .. }
             | EngineError::Load { .. }
             | EngineError::Unavailable(_) => Self::Unavailable { model, reason: e.to_string() },

@@ -164,10 +164,7 @@ impl Episode for ChoiceEpisode {
             let reqs = self
                 .choices
                 .iter()
-                .map(|c| LoglikelihoodRequest {
-                    context: self.context.clone(),
-                    continuation: format!(" {c}"),
-                })
+                .map(|c| LoglikelihoodRequest::new(self.context.clone(), format!(" {c}")))
                 .collect();
             return Step::Loglikelihood(reqs);
         }

@@ -5,7 +5,7 @@ use super::*;
 use noa_engine::Loglikelihood;
 
 fn ll(logprob: f64) -> Loglikelihood {
-    Loglikelihood { logprob, tokens: 1, is_greedy: false, elapsed_ms: 0.0 }
+    Loglikelihood { logprob, tokens: 1, is_greedy: false, elapsed_ms: 0.0, per_token: Vec::new() }
 }
 
 fn run(item: &Item, lps: &[f64]) -> Score {

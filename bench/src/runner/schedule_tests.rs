@@ -84,6 +84,7 @@ impl ModelBackend for Scripted {
                     tokens: 1,
                     is_greedy: false,
                     elapsed_ms: 1.0,
+                    per_token: Vec::new(),
                 })
             })
             .collect()
@@ -120,8 +121,8 @@ impl Episode for UpperEpisode {
         if self.text.starts_with("ll") {
             return match reply {
                 None => Step::Loglikelihood(vec![
-                    LoglikelihoodRequest { context: self.text.clone(), continuation: " a".into() },
-                    LoglikelihoodRequest { context: self.text.clone(), continuation: " bb".into() },
+                    LoglikelihoodRequest::new(self.text.clone(), " a"),
+                    LoglikelihoodRequest::new(self.text.clone(), " bb"),
                 ]),
                 Some(Reply::Loglikelihoods(l)) => Step::Done(Score {
                     value: f64::from(u8::from(l[0].logprob > l[1].logprob)),

@@ -55,14 +55,11 @@ fn a_worker_answers_exactly_as_the_model_in_process() {
     assert_eq!(w.template_kind(), local.template_kind());
     assert_eq!(w.count_tokens("Hello there").unwrap(), local.count_tokens("Hello there").unwrap());
     let ll = |m: &Model| {
-        m.loglikelihood_batch(vec![LoglikelihoodRequest {
-            context: "The sky is".into(),
-            continuation: " blue".into(),
-        }])
-        .pop()
-        .unwrap()
-        .unwrap()
-        .logprob
+        m.loglikelihood_batch(vec![LoglikelihoodRequest::new("The sky is", " blue")])
+            .pop()
+            .unwrap()
+            .unwrap()
+            .logprob
     };
     assert_eq!(ll(&w), ll(local));
     // A stream arrives piece by piece and ends with the whole text.

@@ -3,6 +3,8 @@
 //! Inference runs on the blocking pool; streamed tokens cross from the engine's
 //! channel to the SSE response through a bounded async channel. The latency the
 //! server measured is fed back to the router as the decision's latency observation.
+//! The text completions of `POST /v1/completions` (`text.rs`) go through the same
+//! routing, fallback and streaming, shaped as [`Shape::Text`].
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -16,21 +18,47 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::openai::{ChatCompletionRequest, Content, NoaOptions, Stop};
+use super::openai::{ChatCompletionRequest, Content, NoaOptions};
 use super::{ApiError, ApiJson, AppState, blocking, request_id};
 use crate::backend::{
-    BackendError, ChatMessage, EventStream, GenerateRequest, Generation, Prompt, StreamEvent,
+    BackendError, ChatMessage, EngineError, EventStream, GenerateRequest, Generation,
+    LoglikelihoodRequest, Prompt, StreamEvent,
 };
 use crate::requirements::TaskRequirements;
 
 const DEFAULT_MAX_TOKENS: u32 = 256;
 
 /// The model a request goes to and the decision behind it (none when pinned).
-struct Target {
+pub(super) struct Target {
     model: String,
     decision_id: Option<String>,
     /// What an `auto` request asked the router for (to choose again on a fallback).
     requirements: Option<TaskRequirements>,
+}
+
+/// Which OpenAI response format an answer takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// `chat.completion` (`/v1/chat/completions`).
+    Chat,
+    /// `text_completion` (`/v1/completions`).
+    Text,
+}
+
+/// What a request asks of the model it goes to.
+#[derive(Debug, Clone)]
+pub(super) enum Work {
+    Generate {
+        request: GenerateRequest,
+        stream: bool,
+        include_usage: bool,
+        shape: Shape,
+        /// Text to put before the generated text (`echo` of a text completion).
+        echo: Option<String>,
+    },
+    /// Score every token of a text (`/v1/completions` with `echo` and `max_tokens` 0),
+    /// with their log-probabilities when `logprobs`.
+    Score { prompt: String, logprobs: bool },
 }
 
 pub async fn completions(
@@ -48,32 +76,66 @@ pub async fn completions(
     }
     let messages = messages(&body)?;
     let max_tokens = body.max_completion_tokens.or(body.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS);
-    let request = GenerateRequest {
-        prompt: Prompt::Chat(messages),
+    let request = generate_request(
+        Prompt::Chat(messages),
         max_tokens,
-        temperature: body.temperature.unwrap_or(0.0).max(0.0),
-        seed: body.seed.unwrap_or(0) as u32,
-        stop: match body.stop {
-            None => Vec::new(),
-            Some(Stop::One(s)) => vec![s],
-            Some(Stop::Many(v)) => v,
-        },
+        body.temperature,
+        body.seed,
+        body.stop.map(|s| s.into_vec()).unwrap_or_default(),
+    );
+    let target = target(&s, &headers, &body.model, body.noa, &request)?;
+    let work = Work::Generate {
+        request,
+        stream: body.stream.unwrap_or(false),
+        include_usage: body.stream_options.is_some_and(|o| o.include_usage),
+        shape: Shape::Chat,
+        echo: None,
+    };
+    answer(&s, target, work).await
+}
+
+/// A generation request as the OpenAI fields give it (temperature 0 and seed 0 unless
+/// set).
+pub(super) fn generate_request(
+    prompt: Prompt,
+    max_tokens: u32,
+    temperature: Option<f32>,
+    seed: Option<i64>,
+    stop: Vec<String>,
+) -> GenerateRequest {
+    GenerateRequest {
+        prompt,
+        max_tokens,
+        temperature: temperature.unwrap_or(0.0).max(0.0),
+        seed: seed.unwrap_or(0) as u32,
+        stop,
         constraint: None,
         deadline: None,
         shared_prefix: None,
-    };
-    let mut target = target(&s, &headers, &body.model, body.noa, &request)?;
-    let stream = body.stream.unwrap_or(false);
-    let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
-    // An `auto` request whose chosen model cannot be started (it would not load, its
-    // worker would not come up) goes to the next candidate, at most `max_fallbacks`
-    // times; each hop is named in `x-noa-fallbacks`.
+    }
+}
+
+/// Do `work` on `target`'s model and answer with the routing headers. An `auto`
+/// request whose chosen model cannot be started (it would not load, its worker would
+/// not come up, its server is down) goes to the next candidate, at most
+/// `max_fallbacks` times; each hop is named in `x-noa-fallbacks`.
+pub(super) async fn answer(
+    s: &AppState,
+    mut target: Target,
+    work: Work,
+) -> Result<Response, ApiError> {
     let mut hops: Vec<String> = Vec::new();
     let mut resp = loop {
-        let attempt = if stream {
-            stream_response(&s, &target, request.clone(), include_usage).await
-        } else {
-            complete_response(&s, &target, request.clone()).await
+        let attempt = match &work {
+            Work::Generate { request, stream: true, include_usage, shape, .. } => {
+                stream_response(s, &target, request.clone(), *include_usage, *shape).await
+            }
+            Work::Generate { request, shape, echo, .. } => {
+                complete_response(s, &target, request.clone(), *shape, echo.as_deref()).await
+            }
+            Work::Score { prompt, logprobs } => {
+                score_response(s, &target, prompt.clone(), *logprobs).await
+            }
         };
         match attempt {
             Ok(r) => break r,
@@ -81,7 +143,7 @@ pub async fn completions(
                 let Some(mut tr) = target.requirements.take() else { return Err(e) };
                 hops.push(format!("{}: {}", target.model, e.message));
                 tr.deny.push(target.model.clone());
-                target = choose(&s, tr).map_err(|_| e)?;
+                target = choose(s, tr).map_err(|_| e)?;
             }
             Err(e) => return Err(e),
         }
@@ -134,7 +196,7 @@ fn messages(body: &ChatCompletionRequest) -> Result<Vec<ChatMessage>, ApiError> 
 }
 
 /// Route (`auto`) or pin (a model id).
-fn target(
+pub(super) fn target(
     s: &AppState,
     headers: &HeaderMap,
     model: &str,
@@ -255,10 +317,14 @@ fn created() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn completion_id(target: &Target) -> String {
+fn completion_id(target: &Target, shape: Shape) -> String {
+    let prefix = match shape {
+        Shape::Chat => "chatcmpl",
+        Shape::Text => "cmpl",
+    };
     match &target.decision_id {
-        Some(d) => format!("chatcmpl-{d}"),
-        None => format!("chatcmpl-{:016x}", rand::random::<u64>()),
+        Some(d) => format!("{prefix}-{d}"),
+        None => format!("{prefix}-{:016x}", rand::random::<u64>()),
     }
 }
 
@@ -308,6 +374,8 @@ async fn complete_response(
     s: &AppState,
     target: &Target,
     req: GenerateRequest,
+    shape: Shape,
+    echo: Option<&str>,
 ) -> Result<Response, ApiError> {
     let backend = s.backend.clone();
     let model = target.model.clone();
@@ -320,18 +388,95 @@ async fn complete_response(
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let (s2, t2) = (s.clone(), target.detached());
     let _ = blocking(move || record_latency(&s2, &t2, ms)).await;
+    let finish = out.finish.openai();
+    let (object, choice) = match shape {
+        Shape::Chat => (
+            "chat.completion",
+            json!({
+                "index": 0,
+                "message": {"role": "assistant", "content": out.text},
+                "finish_reason": finish,
+                "logprobs": null,
+            }),
+        ),
+        Shape::Text => (
+            "text_completion",
+            json!({
+                "index": 0,
+                "text": format!("{}{}", echo.unwrap_or_default(), out.text),
+                "finish_reason": finish,
+                "logprobs": null,
+            }),
+        ),
+    };
     let body = json!({
-        "id": completion_id(target),
-        "object": "chat.completion",
+        "id": completion_id(target, shape),
+        "object": object,
         "created": created(),
         "model": target.model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": out.text},
-            "finish_reason": out.finish.openai(),
-            "logprobs": null,
-        }],
+        "choices": [choice],
         "usage": usage(&out),
+        "noa": {"decision_id": target.decision_id, "latency_ms": ms},
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+/// Score every token of `prompt` and answer as a text completion that echoes it:
+/// `logprobs` holds `tokens`, `token_logprobs` (null for a first token nothing
+/// predicts), `top_logprobs` (the most likely token at each position: top 1 only,
+/// whatever `logprobs` asked) and `text_offset` (characters).
+async fn score_response(
+    s: &AppState,
+    target: &Target,
+    prompt: String,
+    logprobs: bool,
+) -> Result<Response, ApiError> {
+    let backend = s.backend.clone();
+    let model = target.model.clone();
+    let start = Instant::now();
+    let mut request = LoglikelihoodRequest::new("", prompt.clone());
+    request.per_token = true;
+    let scored = blocking(move || {
+        let out = backend.model(&model)?.loglikelihood_batch(vec![request]).pop();
+        out.unwrap_or(Err(EngineError::WorkerGone)).map_err(|e| BackendError::engine(&model, e))
+    })
+    .await?
+    .map_err(|e| backend_failed(s, &target.model, e))?;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let (s2, t2) = (s.clone(), target.detached());
+    let _ = blocking(move || record_latency(&s2, &t2, ms)).await;
+    let tokens = &scored.per_token;
+    let lp = if logprobs {
+        let mut offset = 0;
+        let mut text_offset = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            text_offset.push(offset);
+            offset += t.text.chars().count();
+        }
+        let top = |t: &noa_infer::TokenLogprob| {
+            t.top_logprob.map(|lp| {
+                let mut m = serde_json::Map::new();
+                m.insert(t.top_text.clone(), json!(lp));
+                serde_json::Value::Object(m)
+            })
+        };
+        json!({
+            "tokens": tokens.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
+            "token_logprobs": tokens.iter().map(|t| t.logprob).collect::<Vec<_>>(),
+            "top_logprobs": tokens.iter().map(top).collect::<Vec<_>>(),
+            "text_offset": text_offset,
+        })
+    } else {
+        serde_json::Value::Null
+    };
+    let n = tokens.len();
+    let body = json!({
+        "id": completion_id(target, Shape::Text),
+        "object": "text_completion",
+        "created": created(),
+        "model": target.model,
+        "choices": [{"index": 0, "text": prompt, "finish_reason": "length", "logprobs": lp}],
+        "usage": {"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n},
         "noa": {"decision_id": target.decision_id, "latency_ms": ms},
     });
     Ok(axum::Json(body).into_response())
@@ -343,6 +488,7 @@ async fn stream_response(
     target: &Target,
     req: GenerateRequest,
     include_usage: bool,
+    shape: Shape,
 ) -> Result<Response, ApiError> {
     let backend = s.backend.clone();
     let model = target.model.clone();
@@ -354,9 +500,10 @@ async fn stream_response(
     .map_err(|e| backend_failed(s, &target.model, e))?;
     let events = relay(s, target, rx, start);
     let chunks = Arc::new(Chunker {
-        id: completion_id(target),
+        id: completion_id(target, shape),
         created: created(),
         model: target.model.clone(),
+        shape,
     });
     Ok(Sse::new(sse(events, chunks, include_usage, request_id::current())).into_response())
 }
@@ -393,27 +540,56 @@ struct Chunker {
     id: String,
     created: u64,
     model: String,
+    shape: Shape,
 }
 
 impl Chunker {
-    fn chunk(&self, delta: serde_json::Value, finish: Option<&str>) -> serde_json::Value {
+    /// A chunk carrying `text` (none: an empty one) and the finish reason, if any.
+    fn chunk(&self, text: Option<&str>, finish: Option<&str>) -> serde_json::Value {
+        let (object, choice) = match self.shape {
+            Shape::Chat => {
+                let delta = text.map_or_else(|| json!({}), |t| json!({"content": t}));
+                (
+                    "chat.completion.chunk",
+                    json!({"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}),
+                )
+            }
+            Shape::Text => (
+                "text_completion",
+                json!({
+                    "index": 0, "text": text.unwrap_or_default(), "finish_reason": finish,
+                    "logprobs": null,
+                }),
+            ),
+        };
         json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
+            "id": self.id, "object": object, "created": self.created, "model": self.model,
+            "choices": [choice],
+        })
+    }
+
+    /// What goes before the first token: a chat stream names the role first.
+    fn opening(&self) -> Option<String> {
+        let role = json!({"index": 0, "delta": {"role": "assistant", "content": ""},
+            "finish_reason": null, "logprobs": null});
+        (self.shape == Shape::Chat).then(|| {
+            json!({
+                "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                "model": self.model, "choices": [role],
+            })
+            .to_string()
         })
     }
 }
 
-/// The SSE stream: a first chunk naming the role, then the payloads of each event.
+/// The SSE stream: the opening chunk, if any, then the payloads of each event.
 fn sse(
     events: tokio::sync::mpsc::Receiver<StreamEvent>,
     chunks: Arc<Chunker>,
     include_usage: bool,
     request_id: String,
 ) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
-    let first = chunks.chunk(json!({"role": "assistant", "content": ""}), None).to_string();
-    let state = (events, VecDeque::from([first]), false);
+    let state = (events, chunks.opening().into_iter().collect::<VecDeque<_>>(), false);
     futures_util::stream::unfold(state, move |(mut rx, mut queue, mut finished)| {
         let (chunks, request_id) = (chunks.clone(), request_id.clone());
         async move {
@@ -438,13 +614,13 @@ fn payloads(
 ) -> bool {
     let err = match ev {
         Some(StreamEvent::Token(t)) => {
-            queue.push_back(chunks.chunk(json!({"content": t}), None).to_string());
+            queue.push_back(chunks.chunk(Some(&t), None).to_string());
             return false;
         }
         Some(StreamEvent::Done(out)) => {
-            queue.push_back(chunks.chunk(json!({}), Some(out.finish.openai())).to_string());
+            queue.push_back(chunks.chunk(None, Some(out.finish.openai())).to_string());
             if include_usage {
-                let mut u = chunks.chunk(json!({}), None);
+                let mut u = chunks.chunk(None, None);
                 u["choices"] = json!([]);
                 u["usage"] = usage(&out);
                 queue.push_back(u.to_string());

@@ -3,7 +3,8 @@
 //! shutdown signal, then snapshot the router's state.
 //!
 //! Routes: `POST /v1/route`, `POST /v1/feedback`, `GET /v1/models`,
-//! `POST /v1/chat/completions` (OpenAI-compatible, streaming over SSE), `GET /metrics`,
+//! `POST /v1/chat/completions` and `POST /v1/completions` (OpenAI-compatible, streaming
+//! over SSE; text completions also score a prompt's tokens), `GET /metrics`,
 //! `GET /healthz`. Every error, including unknown routes, wrong methods, bodies over
 //! the limit and timeouts, is OpenAI-shaped JSON; every response names its request in
 //! `x-request-id`.
@@ -14,6 +15,7 @@ mod handlers;
 pub mod metrics;
 pub mod openai;
 pub mod request_id;
+mod text;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +91,7 @@ pub fn app(state: AppState) -> axum::Router {
         .route("/v1/feedback", post(handlers::feedback))
         .route("/v1/models", get(handlers::models))
         .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/completions", post(text::completions))
         .route("/metrics", get(handlers::metrics))
         .route("/healthz", get(handlers::healthz))
         .fallback(not_found)

@@ -1,6 +1,7 @@
 //! The OpenAI chat-completions wire format, as much of it as a local model can honour:
 //! messages (string or text-part content), `max_tokens`/`max_completion_tokens`,
-//! `temperature`, `seed`, `stop`, `stream` (+ `stream_options.include_usage`). Fields
+//! `temperature`, `seed`, `stop`, `stream` (+ `stream_options.include_usage`); and the
+//! text completions of `/v1/completions` (one `prompt`, `echo`, `logprobs`). Fields
 //! clients commonly send that do not apply here are accepted and ignored; a wrong type
 //! for a field that does apply is a 400. The `noa` extension field carries routing
 //! requirements for `"model": "auto"`.
@@ -40,6 +41,43 @@ pub struct ChatCompletionRequest {
     pub noa: Option<NoaOptions>,
 }
 
+/// `POST /v1/completions` body.
+#[derive(Debug, Deserialize)]
+pub struct CompletionRequest {
+    pub model: String,
+    pub prompt: PromptIn,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub seed: Option<i64>,
+    #[serde(default)]
+    pub stop: Option<Stop>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    pub n: Option<u32>,
+    /// Put the prompt before the completion (with `max_tokens` 0: score the prompt).
+    #[serde(default)]
+    pub echo: Option<bool>,
+    /// Log-probabilities of the echoed prompt's tokens (top 1 alternative).
+    #[serde(default)]
+    pub logprobs: Option<u32>,
+    #[serde(default)]
+    pub noa: Option<NoaOptions>,
+}
+
+/// One prompt, as a string or an array holding one string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PromptIn {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// A message as clients send it.
 #[derive(Debug, Deserialize)]
 pub struct InMessage {
@@ -69,6 +107,15 @@ pub struct Part {
 pub enum Stop {
     One(String),
     Many(Vec<String>),
+}
+
+impl Stop {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Stop::One(s) => vec![s],
+            Stop::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
