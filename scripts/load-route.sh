@@ -9,7 +9,9 @@
 #     state (decisions never wait on Redis, so the ratio should be ~1); plus the
 #     in-process decision latency of routers whose state is in that Redis;
 #  3. LiteLLM's Router (simple-shuffle, 20 deployments, get_available_deployment) timed
-#     in a loop on the same machine, and the ratios.
+#     in a loop on the same machine, and the ratios; with Redis (2b), also LiteLLM's
+#     Router keeping its routing state in that Redis (usage-based-routing-v2), the
+#     peer of noa's decisions with the state in Redis.
 # Targets: decision p99 <= 10 us; >= 20 000 req/s with p99 <= 2 ms; RSS <= 30 MB.
 # Env: REQUESTS (200000), DURATION (10 s), CONNECTIONS (4), LITELLM_ITERATIONS (20000),
 #      SKIP_LITELLM=1 to skip the peer, SKIP_REDIS=1 to skip 2b.
@@ -63,6 +65,13 @@ serve_load() {
 serve_load local
 cp "$work/load-local.txt" "$work/load.txt"
 
+# LiteLLM, pinned (scripts/litellm-requirements.txt), in the environment setup.sh makes.
+litellm_py=
+if [ "${SKIP_LITELLM:-0}" != 1 ]; then
+  NOA_SETUP_BROWSER=0 scripts/setup.sh
+  litellm_py=$HOME/.cache/noa/venv-litellm/bin/python
+fi
+
 if [ "${SKIP_REDIS:-0}" != 1 ]; then
   command -v redis-server >/dev/null || { echo "error: redis-server not found; run scripts/setup.sh" >&2; exit 1; }
   redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -75,6 +84,11 @@ if [ "${SKIP_REDIS:-0}" != 1 ]; then
   "$ex/select_p99" 50000 "redis://127.0.0.1:$redis_port/1" | tee "$work/select-redis.txt"
   echo "== noa serve on loopback, state in Redis (redis://127.0.0.1:$redis_port)"
   serve_load redis --state "redis://127.0.0.1:$redis_port"
+  if [ -n "$litellm_py" ]; then
+    echo "== LiteLLM Router, state in the same Redis (usage-based-routing-v2, 20 deployments)"
+    "$litellm_py" scripts/litellm_router_bench.py --deployments 20 --iterations "${LITELLM_ITERATIONS:-20000}" \
+      --strategy usage-based-routing-v2 --redis "127.0.0.1:$redis_port" --json | tee "$work/litellm-redis.txt"
+  fi
   python3 - "$work" <<'PY'
 import json, re, sys
 w = sys.argv[1]
@@ -87,18 +101,19 @@ def sel(f):
 print("== Redis state / local state (same run)")
 print(f"decision thompson p50 {r50:.2f} us vs {l50:.2f} us, p99 {r99:.2f} us vs {l99:.2f} us -> p99 ratio {r99 / l99:.2f} (target <= 10 us)")
 print(f"POST /v1/route {red['rps']:.0f} vs {loc['rps']:.0f} req/s -> {red['rps'] / loc['rps']:.2f}x; p99 {red['p99_us']} vs {loc['p99_us']} us -> {red['p99_us'] / max(loc['p99_us'], 1):.2f}x (target >= 20 000 req/s, p99 <= 2 ms)")
+import os
+if os.path.exists(f"{w}/litellm-redis.txt"):
+    lr = last("litellm-redis.txt")
+    print("== state in Redis: LiteLLM usage-based-routing-v2 / noa thompson (> 1 means noa is faster)")
+    print(f"decision p50 {lr['p50_us']:.1f} us vs {r50:.2f} us -> {lr['p50_us'] / r50:.0f}x; p99 {lr['p99_us']:.1f} us vs {r99:.2f} us -> {lr['p99_us'] / r99:.0f}x")
+    print(f"noa over HTTP with Redis state {red['rps']:.0f} req/s vs litellm in-process {lr['rate']:.0f} decisions/s -> {red['rps'] / lr['rate']:.1f}x")
 PY
   kill -TERM "$redis_pid"; wait "$redis_pid" || true; redis_pid=
 fi
 
-if [ "${SKIP_LITELLM:-0}" = 1 ]; then exit 0; fi
+if [ -z "$litellm_py" ]; then exit 0; fi
 echo "== LiteLLM Router (simple-shuffle, 20 deployments)"
-venv=$HOME/.cache/noa/venv-litellm
-if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-if ! "$venv/bin/python" -c 'import litellm' 2>/dev/null; then
-  "$venv/bin/python" -m pip install --quiet litellm
-fi
-"$venv/bin/python" scripts/litellm_router_bench.py --deployments 20 --iterations "${LITELLM_ITERATIONS:-20000}" --json | tee "$work/litellm.txt"
+"$litellm_py" scripts/litellm_router_bench.py --deployments 20 --iterations "${LITELLM_ITERATIONS:-20000}" --json | tee "$work/litellm.txt"
 
 python3 - "$work" <<'PY'
 import json, re, sys

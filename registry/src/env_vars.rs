@@ -244,6 +244,9 @@ env_vars! {
     /// The BFCL data folder the AST-match test checks every record of (default: the
     /// installed `bfcl_eval` package's).
     NOA_BFCL_DATA_DIR => "tests";
+    /// The Python of the LiteLLM environment the interoperability test drives (default:
+    /// `~/.cache/noa/venv-litellm/bin/python`, made by `scripts/setup.sh`).
+    NOA_LITELLM_PYTHON => "tests";
 }
 
 /// [`ALL`] as a Markdown table (variable, read by, what it sets), as the README shows it.
