@@ -279,6 +279,18 @@ impl Router {
             &req.features,
         );
         let (pos, probability) = choose(&mut st, policy, uc, &idx, &x, &mut candidates);
+        // Thompson's selection probability is an integral over every survivor: computed
+        // without the lock, so feedback waiting for it is not held up and, in turn, does
+        // not hold up the next decision.
+        let probability = match probability {
+            Propensity::Known(p) => p,
+            Propensity::Thompson(normals) => {
+                drop(st);
+                let p = crate::policy::thompson::propensity(&normals, pos);
+                st = self.lock();
+                p
+            }
+        };
         let chosen = idx[pos];
         let pending = Pending {
             model: chosen,
@@ -452,6 +464,13 @@ struct Survivors {
     rejected: Vec<RejectedModel>,
 }
 
+/// The chosen candidate's selection probability, or what computing it needs.
+enum Propensity {
+    Known(f64),
+    /// The survivors' posteriors as normal approximations, in `idx` order.
+    Thompson(Vec<(f64, f64)>),
+}
+
 /// Run the policy over the survivors; fills each candidate's policy score and returns
 /// the chosen position and its selection probability.
 fn choose(
@@ -461,7 +480,7 @@ fn choose(
     idx: &[usize],
     x: &[f64; FEATURES],
     cands: &mut [RankedCandidate],
-) -> (usize, f64) {
+) -> (usize, Propensity) {
     let k = idx.len();
     let argmax = |c: &[RankedCandidate]| {
         (0..c.len())
@@ -472,27 +491,26 @@ fn choose(
             for (c, &m) in cands.iter_mut().zip(idx) {
                 c.policy_score = st.thompson.sample(&mut st.rng, m, uc);
             }
-            let pos = argmax(&*cands);
-            (pos, st.thompson.propensity(uc, idx, idx[pos]))
+            (argmax(&*cands), Propensity::Thompson(st.thompson.normals(uc, idx)))
         }
         PolicyKind::Linucb => {
             for (c, &m) in cands.iter_mut().zip(idx) {
                 c.policy_score = st.linucb.score(m, x).1;
             }
-            (argmax(&*cands), 1.0)
+            (argmax(&*cands), Propensity::Known(1.0))
         }
         PolicyKind::Greedy => {
             for (c, &m) in cands.iter_mut().zip(idx) {
                 c.policy_score = st.thompson.prior_mean(m, uc);
             }
-            (argmax(&*cands), 1.0)
+            (argmax(&*cands), Propensity::Known(1.0))
         }
         PolicyKind::Random => {
             let pos = st.rng.random_range(0..k);
             for (i, c) in cands.iter_mut().enumerate() {
                 c.policy_score = if i == pos { 1.0 } else { 0.0 };
             }
-            (pos, 1.0 / k as f64)
+            (pos, Propensity::Known(1.0 / k as f64))
         }
         PolicyKind::RoundRobin => {
             let pos = (st.round_robin % k as u64) as usize;
@@ -500,7 +518,7 @@ fn choose(
             for (i, c) in cands.iter_mut().enumerate() {
                 c.policy_score = if i == pos { 1.0 } else { 0.0 };
             }
-            (pos, 1.0)
+            (pos, Propensity::Known(1.0))
         }
     }
 }

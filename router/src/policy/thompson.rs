@@ -195,54 +195,60 @@ impl Thompson {
         p.a0 + p.b0 - 1.0
     }
 
-    /// P(chosen's draw is the largest among `survivors`), by Simpson integration of
-    /// the chosen arm's density times the others' distribution functions (normal
-    /// approximations), skipping arms that cannot compete over the window.
-    pub fn propensity(&self, uc: usize, survivors: &[usize], chosen: usize) -> f64 {
-        if survivors.len() <= 1 {
-            return 1.0;
-        }
-        const STEPS: usize = 24;
-        let (mi, si) = self.normal(chosen, uc);
-        let (lo, hi) = (mi - 6.0 * si, mi + 6.0 * si);
-        let mut others: Vec<(f64, f64)> = Vec::with_capacity(survivors.len());
-        for &j in survivors {
-            if j == chosen {
-                continue;
-            }
-            let (mj, sj) = self.normal(j, uc);
-            if (lo - mj) / sj > 7.0 {
-                continue; // always below the chosen arm's window: factor 1
-            }
-            if (hi - mj) / sj < -7.0 {
-                return 1e-9; // always above: the chosen arm practically never wins
-            }
-            others.push((mj, 1.0 / sj));
-        }
-        let h = (hi - lo) / STEPS as f64;
-        let mut sum = 0.0;
-        for k in 0..=STEPS {
-            let x = lo + h * k as f64;
-            let z = (x - mi) / si;
-            let mut v = (-0.5 * z * z).exp();
-            for &(mj, inv) in &others {
-                v *= norm_cdf((x - mj) * inv);
-                if v < 1e-300 {
-                    break;
-                }
-            }
-            let w = if k == 0 || k == STEPS {
-                1.0
-            } else if k % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            };
-            sum += w * v;
-        }
-        let p = sum * h / 3.0 / (si * (2.0 * std::f64::consts::PI).sqrt());
-        p.clamp(1e-9, 1.0)
+    /// The normal approximations of `survivors`' posteriors (mean, sd), in order: all
+    /// [`propensity`] needs, so it can run without the router's lock.
+    pub fn normals(&self, uc: usize, survivors: &[usize]) -> Vec<(f64, f64)> {
+        survivors.iter().map(|&m| self.normal(m, uc)).collect()
     }
+}
+
+/// P(the draw of arm `chosen` is the largest), given each arm's posterior as a normal
+/// approximation (`normals`, from [`Thompson::normals`]): Simpson integration of the
+/// chosen arm's density times the others' distribution functions, skipping arms that
+/// cannot compete over the window.
+pub fn propensity(normals: &[(f64, f64)], chosen: usize) -> f64 {
+    if normals.len() <= 1 {
+        return 1.0;
+    }
+    const STEPS: usize = 24;
+    let (mi, si) = normals[chosen];
+    let (lo, hi) = (mi - 6.0 * si, mi + 6.0 * si);
+    let mut others: Vec<(f64, f64)> = Vec::with_capacity(normals.len());
+    for (j, &(mj, sj)) in normals.iter().enumerate() {
+        if j == chosen {
+            continue;
+        }
+        if (lo - mj) / sj > 7.0 {
+            continue; // always below the chosen arm's window: factor 1
+        }
+        if (hi - mj) / sj < -7.0 {
+            return 1e-9; // always above: the chosen arm practically never wins
+        }
+        others.push((mj, 1.0 / sj));
+    }
+    let h = (hi - lo) / STEPS as f64;
+    let mut sum = 0.0;
+    for k in 0..=STEPS {
+        let x = lo + h * k as f64;
+        let z = (x - mi) / si;
+        let mut v = (-0.5 * z * z).exp();
+        for &(mj, inv) in &others {
+            v *= norm_cdf((x - mj) * inv);
+            if v < 1e-300 {
+                break;
+            }
+        }
+        let w = if k == 0 || k == STEPS {
+            1.0
+        } else if k % 2 == 1 {
+            4.0
+        } else {
+            2.0
+        };
+        sum += w * v;
+    }
+    let p = sum * h / 3.0 / (si * (2.0 * std::f64::consts::PI).sqrt());
+    p.clamp(1e-9, 1.0)
 }
 
 /// Standard normal distribution function, exact to ~1.2e-7 (erfc approximation).
