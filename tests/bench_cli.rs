@@ -470,7 +470,7 @@ fn sequential_bench_pairs_items_and_spends_rounds_on_the_undecided() {
 }
 
 #[test]
-fn a_suites_shared_prefix_is_decoded_once_per_model_and_scores_do_not_change() {
+fn a_suites_shared_prefix_is_decoded_once_per_model_and_outputs_stay_the_same() {
     // GSM8K: the base model gets a three-shot preamble, the chat model an instruction
     // under its system prompt; both are the same for every item.
     let home = TestHome::new();
@@ -490,19 +490,30 @@ fn a_suites_shared_prefix_is_decoded_once_per_model_and_scores_do_not_change() {
         assert!(r.shared_tokens >= least, "{} {}: {}", r.model_id, r.item_id, r.shared_tokens);
         assert!(r.shared_tokens < r.prompt_tokens);
     }
-    let mut same_output = 0;
+    // Decoding the prefix apart from the rest of the prompt changes how llama.cpp
+    // splits the work into decode calls, and with it the last bits of its numbers:
+    // on some CPUs every output stays the same; on others a generation whose next
+    // token is a near tie takes another turn, even at its first token (seen on an AMD
+    // EPYC: one of eight, its score flipped). A wrong copy of the prefix would derail
+    // nearly every output (the scores, near zero for these models, would not show it),
+    // so: identical outputs score identically, at least three in eight outputs are
+    // identical (five to seven were, on the machines seen), and how many is printed.
+    let (mut same_output, mut same_score) = (0, 0);
     for (s, a) in shared.iter().zip(&apart) {
         assert_eq!((&s.model_id, &s.item_id), (&a.model_id, &a.item_id));
         assert_eq!(a.shared_tokens, 0);
         assert_eq!(s.prompt_tokens, a.prompt_tokens);
-        assert_eq!(
-            s.score, a.score,
-            "{} {}: {:?} vs {:?}",
-            s.model_id, s.item_id, s.output, a.output
-        );
-        same_output += usize::from(s.output == a.output);
+        same_score += usize::from(s.score == a.score);
+        if s.output == a.output {
+            same_output += 1;
+            assert_eq!(s.score, a.score, "{} {}", s.model_id, s.item_id);
+        } else {
+            eprintln!("{} {}: {:?} vs {:?}", s.model_id, s.item_id, s.output, a.output);
+        }
     }
-    // Decoding the prefix apart from the rest of the prompt may change llama.cpp's
-    // numbers in the last bits; say how often that changed an output.
-    eprintln!("identical outputs with and without sharing: {same_output}/{}", shared.len());
+    let n = shared.len();
+    eprintln!(
+        "with and without sharing: identical outputs {same_output}/{n}, scores {same_score}/{n}"
+    );
+    assert!(same_output * 8 >= n * 3, "only {same_output}/{n} outputs identical");
 }
