@@ -20,7 +20,12 @@ fn a_remote_model_is_benched_like_the_local_one_and_keyed_by_its_server() {
     }
     let upstream_home = TestHome::new();
     write_registry(&upstream_home, vec![model_entry("smollm2", &smollm2(), &[UseCase::General])]);
-    let upstream = Server::start(&upstream_home, &["--threads", "2", "--parallel", "1"], &[]);
+    // As noa bench decodes: every prompt whole, one at a time.
+    let upstream = Server::start(
+        &upstream_home,
+        &["--threads", "2", "--parallel", "1", "--no-prefix-cache"],
+        &[],
+    );
 
     let home = TestHome::new();
     let endpoint = format!("http://{}/v1", upstream.addr);

@@ -14,7 +14,8 @@ use noa_remote::{ChatRequest, ClientConfig, Message, RemoteClient, Sampling, Str
 fn the_client_talks_to_a_real_noa_serve() {
     let home = TestHome::new();
     write_registry(&home, vec![model_entry("smollm2", &smollm2(), &[UseCase::General])]);
-    let server = Server::start(&home, &["--threads", "2"], &[]);
+    // Every prompt decoded whole, so asking twice gives the same answer.
+    let server = Server::start(&home, &["--threads", "2", "--no-prefix-cache"], &[]);
     // Given without `/v1`: the client adds it.
     let client =
         RemoteClient::new(&format!("http://{}", server.addr), None, ClientConfig::default())

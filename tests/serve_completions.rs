@@ -132,3 +132,26 @@ fn text_completions_generate_stream_and_score_prompts() {
         server.post("/v1/completions", &json!({"model": "nope", "prompt": prompt}));
     assert_eq!(status, 404, "{body}");
 }
+
+#[test]
+fn without_the_prefix_cache_a_repeated_request_gets_the_same_answer() {
+    // With the cache, the second of two identical requests is decoded from the cells
+    // the first left, split differently into decode calls, and may continue otherwise
+    // at temperature 0. Without it every request is decoded whole, the same way.
+    let home = TestHome::new();
+    write_registry(&home, vec![model_entry("smollm2", &smollm2(), &[UseCase::General])]);
+    let server = Server::start(&home, &["--threads", "2", "--no-prefix-cache"], &[]);
+    let ask = |content: &str| {
+        let req = json!({"model": "smollm2", "max_tokens": 24, "temperature": 0,
+                         "messages": [{"role": "user", "content": content}]});
+        let (status, _, body) = server.post("/v1/chat/completions", &req);
+        assert_eq!(status, 200, "{body}");
+        json_of(&body)["choices"][0]["message"]["content"].as_str().expect("text").to_owned()
+    };
+    let first = ask("Name a colour.");
+    // Something else in between, sharing the chat template's prefix.
+    ask("Name a fruit.");
+    for _ in 0..2 {
+        assert_eq!(ask("Name a colour."), first);
+    }
+}

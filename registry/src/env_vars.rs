@@ -194,6 +194,9 @@ env_vars! {
     NOA_CTX => "serve";
     /// Sequences a loaded model decodes together (`--parallel`; default 4).
     NOA_SERVE_PARALLEL => "serve";
+    /// Decode every prompt whole, never reusing an earlier request's KV cells, so a
+    /// repeated request gets the same answer at temperature 0 (`--no-prefix-cache`).
+    NOA_SERVE_NO_PREFIX_CACHE => "serve";
     /// Seconds `auto` requests avoid a model after its engine crashed or would not load
     /// (`--cooldown`).
     NOA_COOLDOWN => "serve";

@@ -51,6 +51,12 @@ pub struct ServeArgs {
     /// Sequences a loaded model decodes together.
     #[arg(long, env = noa_registry::env_vars::NOA_SERVE_PARALLEL, default_value_t = 4)]
     pub parallel: u32,
+    /// Decode every prompt whole instead of reusing the KV cells an earlier request
+    /// left in its slot: slower for agents that resend whole conversations, but a
+    /// repeated request gets the same answer at temperature 0 (reuse changes how
+    /// llama.cpp splits a prompt into decode calls, and with it the last bits).
+    #[arg(long, env = noa_registry::env_vars::NOA_SERVE_NO_PREFIX_CACHE, value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_prefix_cache: bool,
     /// llama.cpp flash attention: `auto`, `on` or `off` (off generates faster on CPUs).
     #[arg(long, default_value = "off", env = noa_registry::env_vars::NOA_FLASH_ATTN, value_name = "POLICY")]
     pub flash_attn: noa_engine::FlashAttention,
@@ -122,7 +128,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> anyhow::Result<Outcome> {
         n_ctx: args.ctx,
         n_seq_max: args.parallel.max(1),
         // Agents send whole conversations turn after turn: decode only what is new.
-        prefix_cache: true,
+        prefix_cache: !args.no_prefix_cache,
         flash_attn: args.flash_attn,
         worker: args.isolation.worker()?,
         ..EngineConfig::default()
