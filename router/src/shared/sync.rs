@@ -96,12 +96,11 @@ impl Router {
     }
 
     /// Apply stream entries in order and move `last_id` past them. An entry that does
-    /// not parse (written by something else) is skipped with a warning.
+    /// not parse (written by something else) is skipped with a warning. The entries
+    /// are parsed before the state lock is taken, so decisions wait only for the
+    /// updates themselves (a page holds up to a thousand entries).
     fn apply_entries(&self, sync: &mut SyncState, entries: Vec<Reply>) {
-        if entries.is_empty() {
-            return;
-        }
-        let mut st = self.lock();
+        let mut parsed = Vec::with_capacity(entries.len());
         for e in entries {
             let mut parts = e.array().into_iter();
             let (Some(id), Some(fields)) = (parts.next().and_then(|r| r.text()), parts.next())
@@ -114,13 +113,22 @@ impl Router {
                 .chunks(2)
                 .find(|kv| kv[0].text().as_deref() == Some("r"))
                 .and_then(|kv| kv.get(1).and_then(Reply::text));
-            match json.map(|j| serde_json::from_str::<FeedbackRecord>(&j)) {
-                Some(Ok(rec)) => {
-                    self.apply(&mut st, &rec);
-                }
+            let rec = match json.map(|j| serde_json::from_str::<FeedbackRecord>(&j)) {
+                Some(Ok(rec)) => Some(rec),
                 _ => {
-                    tracing::warn!(entry = %id, "skipping an entry of `{STREAM}` that does not parse")
+                    tracing::warn!(entry = %id, "skipping an entry of `{STREAM}` that does not parse");
+                    None
                 }
+            };
+            parsed.push((id, rec));
+        }
+        if parsed.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        for (id, rec) in parsed {
+            if let Some(rec) = rec {
+                self.apply(&mut st, &rec);
             }
             sync.last_id = id;
         }
