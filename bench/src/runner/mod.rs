@@ -4,7 +4,8 @@
 //! appended to `runs/<id>/items.jsonl` as they finish, so `--resume` picks up after a
 //! crash or `kill -9`; answers already computed by an earlier identical run are
 //! reused from the cache; a time budget is shared fairly between the remaining
-//! (model, suite) pairs. At the end the run is aggregated into registry measurements.
+//! models, and a model's share between its suites, which run in one schedule. At the
+//! end the run is aggregated into registry measurements.
 
 pub mod cache;
 pub mod files;
@@ -117,6 +118,7 @@ pub fn run(
         suites: &suites,
         models: &models,
         cache: &cache,
+        started,
         deadline: options.time_budget.map(|b| started + b),
         worker: options.worker.clone(),
         progress,
@@ -131,6 +133,7 @@ pub fn run(
         cost: vec![vec![(0.0, 0); suites.len()]; models.len()],
         writer: run.items_writer()?,
         unsupported: HashSet::new(),
+        verified: std::collections::HashMap::new(),
     };
     run_rounds(&ctx, &mut manifest, &mut st)?;
     if st.budget_hit {
@@ -174,6 +177,7 @@ struct RunCtx<'a> {
     suites: &'a [LoadedSuite],
     models: &'a [noa_registry::ModelEntry],
     cache: &'a ResultCache,
+    started: Instant,
     deadline: Option<Instant>,
     worker: Option<noa_engine::WorkerCommand>,
     progress: &'a dyn Progress,
@@ -192,6 +196,9 @@ struct RunState {
     writer: ItemsWriter,
     /// (model, suite) pairs the model's engine cannot run (see `SuiteResult`).
     unsupported: HashSet<(usize, usize)>,
+    /// Model files whose sha256 matched this run, with their size and modification
+    /// time then: a later round's load skips hashing them again while those hold.
+    verified: std::collections::HashMap<PathBuf, FileStamp>,
 }
 
 /// Passes over every model until its items are done. Under a time budget, the items
@@ -228,7 +235,8 @@ fn run_rounds(
             let grown = st.scope.grow(&round_ctx, &decisions);
             let (settled, tied, open) = count_status(&decisions);
             ctx.progress.message(&format!(
-                "round {round}: {settled} use cases settled, {tied} tied, {open} open{}{}",
+                "round {round} ({} in): {settled} use cases settled, {tied} tied, {open} open{}{}",
+                plan::format_duration(ctx.started.elapsed()),
                 list("; more items for ", &grown.grown),
                 list("; left open (would not fit in the time left): ", &grown.out_of_reach),
             ));
@@ -270,7 +278,7 @@ fn run_model(
     ctx.progress.model_started(&entry.id, todo as u64);
     manifest.models[slot].status = RunModelStatus::Running;
     ctx.run.write_manifest(manifest)?;
-    let model = match load_model(ctx.home, entry, ctx.plan, ctx.worker.clone()) {
+    let model = match load_model(ctx.home, entry, ctx.plan, ctx.worker.clone(), &mut st.verified) {
         Ok((model, load_ms)) => {
             manifest.models[slot].load_ms.get_or_insert(load_ms);
             model
@@ -309,9 +317,9 @@ fn run_model(
     ctx.run.write_manifest(manifest)
 }
 
-/// Every suite of one loaded model. A suite the engine crashed in runs again on a
-/// fresh worker (what was in flight included), up to MAX_RESTARTS times per model;
-/// past that, the last crash's cause.
+/// Every suite of one loaded model, in one schedule. When the engine crashes, what
+/// was left (what was in flight included) runs again on a fresh worker, up to
+/// MAX_RESTARTS times per model; past that, the last crash's cause.
 fn run_model_suites(
     ctx: &RunCtx<'_>,
     mi: usize,
@@ -322,70 +330,102 @@ fn run_model_suites(
 ) -> Result<Option<String>, RunError> {
     let entry = &ctx.models[mi];
     let mut crashes = 0usize;
-    for (si, suite) in ctx.suites.iter().enumerate() {
-        loop {
-            let indices = todo_indices(ctx, st, mi, si);
-            if indices.is_empty() {
-                break;
-            }
-            let share = pair_share(ctx, &st.scope, &st.done, (mi, si));
-            let settings = plan::model_settings(suite, model.has_template());
-            let rctx = RecordCtx {
-                run_id: &ctx.run.id,
-                model_id: &entry.id,
-                model_sha256: &manifest.models[slot].sha256,
-                engine_build: &manifest.engine_build,
-                suite,
-                settings_hash: plan::settings_hash(suite, &settings, ctx.plan),
-                settings,
-            };
-            let config = ScheduleConfig {
-                batch: model.parallel(ctx.plan) as usize,
-                scorer_threads: ctx.plan.scorer_threads,
-                deadline: share.map(|s| s.0),
-                hard_deadline: share.map(|s| s.1),
-                budget_end: ctx.deadline,
-            };
-            let t = Instant::now();
-            let res =
-                run_suite(model.backend(), &rctx, &indices, &config, ctx.cache, st, ctx.progress)?;
-            st.cost[mi][si].0 += t.elapsed().as_secs_f64();
+    loop {
+        let todo: Vec<(usize, Vec<usize>)> = (0..ctx.suites.len())
+            .map(|si| (si, todo_indices(ctx, st, mi, si)))
+            .filter(|(_, indices)| !indices.is_empty())
+            .collect();
+        if todo.is_empty() {
+            return Ok(None);
+        }
+        let share = model_share(ctx, &st.scope, &st.done, mi);
+        let lanes: Vec<RecordCtx<'_>> = todo
+            .iter()
+            .map(|&(si, _)| {
+                let suite = &ctx.suites[si];
+                let settings = plan::model_settings(suite, model.has_template());
+                RecordCtx {
+                    run_id: &ctx.run.id,
+                    model_id: &entry.id,
+                    model_sha256: &manifest.models[slot].sha256,
+                    engine_build: &manifest.engine_build,
+                    suite,
+                    settings_hash: plan::settings_hash(suite, &settings, ctx.plan),
+                    settings,
+                }
+            })
+            .collect();
+        let config = ScheduleConfig {
+            batch: model.parallel(ctx.plan) as usize,
+            scorer_threads: ctx.plan.scorer_threads,
+            deadline: share.map(|s| s.0),
+            hard_deadline: share.map(|s| s.1),
+            budget_end: ctx.deadline,
+        };
+        let t = Instant::now();
+        let results =
+            run_suites(model.backend(), &lanes, todo, &config, ctx.cache, st, ctx.progress)?;
+        drop(lanes);
+        let wall = t.elapsed().as_secs_f64();
+        let item_seconds: f64 = results.iter().map(|(_, r)| r.item_seconds).sum();
+        let mut lost: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut crashed = None;
+        let mut left_out = false;
+        for (si, res) in results {
+            // The schedule's time, split between its suites by their items' time.
+            let part = if item_seconds > 0.0 { res.item_seconds / item_seconds } else { 0.0 };
+            st.cost[mi][si].0 += wall * part;
             st.cost[mi][si].1 += res.ran;
-            if let Some(why) = res.unsupported {
+            if let Some(why) = &res.unsupported {
                 // Not measured, with the reason; no later pass asks again.
                 let note = format!(
                     "model `{}`: suite `{}` not measured: {why}",
                     entry.id,
-                    suite.suite.id()
+                    ctx.suites[si].suite.id()
                 );
                 ctx.progress.message(&note);
                 manifest.notes.push(note);
                 st.unsupported.insert((mi, si));
                 ctx.run.write_manifest(manifest)?;
-                break;
             }
-            let Some(cause) = res.crashed else {
-                st.budget_hit |= res.not_started > 0 || res.cut > 0;
-                break;
-            };
-            crashes += 1;
-            let crash = EngineCrash {
-                at: noa_registry::now_rfc3339(),
-                suite: suite.suite.id().to_owned(),
-                items: res.lost,
-                cause,
-            };
-            let note = crash_note(&entry.id, &crash, crashes);
-            ctx.progress.message(&note);
-            manifest.notes.push(note);
-            manifest.models[slot].crashes.push(crash);
-            ctx.run.write_manifest(manifest)?;
-            if crashes > MAX_RESTARTS {
-                return Ok(manifest.models[slot].crashes.last().map(|c| c.cause.clone()));
+            crashed = crashed.or(res.crashed);
+            if !res.lost.is_empty() && res.unsupported.is_none() {
+                lost.push((si, res.lost));
             }
+            left_out |= res.not_started > 0 || res.cut > 0;
+        }
+        let Some(cause) = crashed else {
+            st.budget_hit |= left_out;
+            return Ok(None);
+        };
+        crashes += 1;
+        let crash = crash_record(ctx, &lost, cause);
+        let note = crash_note(&entry.id, &crash, crashes);
+        ctx.progress.message(&note);
+        manifest.notes.push(note);
+        manifest.models[slot].crashes.push(crash);
+        ctx.run.write_manifest(manifest)?;
+        if crashes > MAX_RESTARTS {
+            return Ok(manifest.models[slot].crashes.last().map(|c| c.cause.clone()));
         }
     }
-    Ok(None)
+}
+
+/// A crash as the manifest records it: the suite the lost items were in (several,
+/// comma-separated, with each item named `suite/item`, when the schedule ran more).
+fn crash_record(ctx: &RunCtx<'_>, lost: &[(usize, Vec<String>)], cause: String) -> EngineCrash {
+    let suite = |si: usize| ctx.suites[si].suite.id().to_owned();
+    let (suite, items) = match lost {
+        [] => (String::new(), Vec::new()),
+        [(si, items)] => (suite(*si), items.clone()),
+        many => (
+            many.iter().map(|(si, _)| suite(*si)).collect::<Vec<_>>().join(","),
+            many.iter()
+                .flat_map(|(si, items)| items.iter().map(move |i| format!("{}/{i}", suite(*si))))
+                .collect(),
+        ),
+    };
+    EngineCrash { at: noa_registry::now_rfc3339(), suite, items, cause }
 }
 
 /// Indices of suite `si`'s items in scope for model `mi` that it has not answered.
@@ -440,11 +480,15 @@ const MAX_RESTARTS: usize = 2;
 
 /// "model `m`: engine crashed: SIGILL (Illegal instruction) on item gsm8k/12 ...".
 fn crash_note(model: &str, crash: &EngineCrash, count: usize) -> String {
+    // Items of several suites are named `suite/item` already.
+    let name = |item: &str| {
+        if crash.suite.contains(',') { item.to_owned() } else { format!("{}/{item}", crash.suite) }
+    };
     let items = match crash.items.as_slice() {
         [] => "between items".to_owned(),
-        [one] => format!("on item {}/{one}", crash.suite),
+        [one] => format!("on item {}", name(one)),
         [first, rest @ ..] => {
-            format!("on item {}/{first} (and {} more in flight)", crash.suite, rest.len())
+            format!("on item {} (and {} more in flight)", name(first), rest.len())
         }
     };
     let next = if count > MAX_RESTARTS {
@@ -459,13 +503,13 @@ fn crash_note(model: &str, crash: &EngineCrash, count: usize) -> String {
     )
 }
 
-/// The soft and hard end of pair `(mi, si)`'s share of the time budget: its weight
-/// over that of every pair still to run (see [`fair_share`]).
-fn pair_share(
+/// The soft and hard end of model `mi`'s share of the time budget: the weight of its
+/// items still to run over that of every model's from `mi` on (see [`fair_share`]).
+fn model_share(
     ctx: &RunCtx<'_>,
     scope: &Scope,
     done: &HashSet<(String, String, String)>,
-    (mi, si): (usize, usize),
+    mi: usize,
 ) -> Option<(Instant, Instant)> {
     let d = ctx.deadline?;
     let todo = |m: usize, s: usize| {
@@ -477,12 +521,12 @@ fn pair_share(
     };
     let mut mine = 0.0;
     let mut all = 0.0;
-    for m in 0..ctx.models.len() {
-        for (s, suite) in ctx.suites.iter().enumerate().filter(|&(s, _)| (m, s) >= (mi, si)) {
+    for m in mi..ctx.models.len() {
+        for (s, suite) in ctx.suites.iter().enumerate() {
             let w = item_weight(suite) * todo(m, s);
             all += w;
-            if (m, s) == (mi, si) {
-                mine = w;
+            if m == mi {
+                mine += w;
             }
         }
     }
@@ -491,7 +535,7 @@ fn pair_share(
 }
 
 /// What one item of a suite may cost, in generated tokens at most: a time budget is
-/// shared between (model, suite) pairs in proportion to it times their items to run.
+/// shared between models in proportion to it times their items to run.
 /// Log-likelihood items (`max_tokens` 1) still pay for their prompts, counted as 64
 /// tokens each.
 fn item_weight(suite: &LoadedSuite) -> f64 {
@@ -499,14 +543,14 @@ fn item_weight(suite: &LoadedSuite) -> f64 {
     f64::from(s.max_tokens) * f64::from(suite.kind.max_requests(&s).max(1)) + 64.0
 }
 
-/// A (model, suite) pair's slice of the time budget that ends at `deadline`, `part`
-/// being its weight over the weight of every pair still to run (itself included): it
-/// may start items until that part of the remaining time has passed (`soft`; time a
-/// pair leaves unused flows on to the next), and items still running a quarter of its
-/// share later are cut off (`hard`), so one slow pair cannot eat the others' time —
-/// except the pair's first item while none has finished, which may run on to the
-/// budget's end (`ScheduleConfig::budget_end`). The last pair (`part` 1) ends with the
-/// budget.
+/// A model's slice of the time budget that ends at `deadline`, `part` being its
+/// weight over the weight of every model still to run (itself included): it may start
+/// items until that part of the remaining time has passed (`soft`; time a model
+/// leaves unused flows on to the next), and items still running a quarter of its
+/// share later are cut off (`hard`), so one slow model cannot eat the others' time —
+/// except each suite's first item while none has finished, which may run on to the
+/// budget's end (`ScheduleConfig::budget_end`). The last model (`part` 1) ends with
+/// the budget.
 fn fair_share(now: Instant, deadline: Instant, part: f64) -> (Instant, Instant) {
     let left = deadline.saturating_duration_since(now);
     let share = left.mul_f64(part.clamp(0.0, 1.0));
@@ -581,13 +625,30 @@ impl Loaded {
     }
 }
 
+/// A file's size and modification time: while both are as they were when its sha256
+/// was checked, it is taken to be the same file.
+#[derive(Debug, Clone, PartialEq)]
+struct FileStamp {
+    len: u64,
+    modified: std::time::SystemTime,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Self { len: meta.len(), modified: meta.modified().ok()? })
+    }
+}
+
 /// A client for a remote model (the server is asked nothing until the first item);
-/// otherwise the local file, checked and loaded. The load time in ms.
+/// otherwise the local file, checked (once a run, while its size and time stay the
+/// same) and loaded. The load time in ms.
 fn load_model(
     home: &NoaHome,
     entry: &noa_registry::ModelEntry,
     plan: &RunPlan,
     worker: Option<noa_engine::WorkerCommand>,
+    verified: &mut std::collections::HashMap<PathBuf, FileStamp>,
 ) -> Result<(Loaded, f64), String> {
     if let Some(remote) = &entry.remote {
         let client =
@@ -598,15 +659,22 @@ fn load_model(
     }
     let file = entry.file.as_ref().ok_or("no installed file")?;
     let path = entry.file_path(home).ok_or("no installed file")?;
-    let actual =
-        plan::sha256_file(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    if !actual.eq_ignore_ascii_case(&file.sha256) {
-        return Err(format!(
-            "file `{}` has sha256 {actual}, the registry expects {} (run `noa models verify {}`)",
-            path.display(),
-            file.sha256,
-            entry.id
-        ));
+    let stamp = FileStamp::of(&path);
+    if stamp.is_none() || verified.get(&path) != stamp.as_ref() {
+        let actual = plan::sha256_file(&path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        if !actual.eq_ignore_ascii_case(&file.sha256) {
+            verified.remove(&path);
+            return Err(format!(
+                "file `{}` has sha256 {actual}, the registry expects {} (run `noa models verify {}`)",
+                path.display(),
+                file.sha256,
+                entry.id
+            ));
+        }
+        if let Some(stamp) = stamp {
+            verified.insert(path.clone(), stamp);
+        }
     }
     memory::reset_peak_rss();
     let config = EngineConfig {
@@ -674,6 +742,7 @@ impl RecordCtx<'_> {
     }
 }
 
+/// How one suite of a schedule went.
 struct SuiteResult {
     ran: usize,
     cached: usize,
@@ -684,40 +753,51 @@ struct SuiteResult {
     unsupported: Option<String>,
     /// Items the engine failed under (ids): not recorded, not scored.
     lost: Vec<String>,
+    /// See `ScheduleOutcome::item_seconds`.
+    item_seconds: f64,
 }
 
-fn run_suite(
+/// Run the items `todo` lists per suite (`(suite index, item indices)`, `lanes` the
+/// record fields of each, in the same order) in one schedule, appending each finished
+/// item's record (or the cached one) as it comes. Per suite, how it went.
+fn run_suites(
     model: &dyn ModelBackend,
-    ctx: &RecordCtx<'_>,
-    indices: &[usize],
+    lanes: &[RecordCtx<'_>],
+    todo: Vec<(usize, Vec<usize>)>,
     config: &ScheduleConfig,
     cache: &ResultCache,
     st: &mut RunState,
     progress: &dyn Progress,
-) -> Result<SuiteResult, RunError> {
+) -> Result<Vec<(usize, SuiteResult)>, RunError> {
     let RunState { done, writer, .. } = st;
-    let suite = ctx.suite;
-    let items = &suite.items;
     // Filled by the cache lookup, emptied when the scheduler reports the item cached.
-    let hits: std::cell::RefCell<Vec<Option<ItemRecord>>> =
-        std::cell::RefCell::new(vec![None; items.len()]);
-    let mut look = |i: usize, sha: &str| {
-        let hit = cache.get(&ctx.cache_key(&items[i].id, sha)).cloned();
+    let hits: std::cell::RefCell<Vec<Vec<Option<ItemRecord>>>> =
+        std::cell::RefCell::new(lanes.iter().map(|c| vec![None; c.suite.items.len()]).collect());
+    let mut look = |l: usize, i: usize, sha: &str| {
+        let ctx = &lanes[l];
+        let hit = cache.get(&ctx.cache_key(&ctx.suite.items[i].id, sha)).cloned();
         let found = hit.is_some();
-        hits.borrow_mut()[i] = hit;
+        hits.borrow_mut()[l][i] = hit;
         found
     };
-    let mut result = SuiteResult {
-        ran: 0,
-        cached: 0,
-        not_started: 0,
-        cut: 0,
-        crashed: None,
-        unsupported: None,
-        lost: Vec::new(),
-    };
+    let mut results: Vec<SuiteResult> = lanes
+        .iter()
+        .map(|_| SuiteResult {
+            ran: 0,
+            cached: 0,
+            not_started: 0,
+            cut: 0,
+            crashed: None,
+            unsupported: None,
+            lost: Vec::new(),
+            item_seconds: 0.0,
+        })
+        .collect();
     let mut write_err = None;
-    let mut finish = |f: Finished| {
+    let mut finish = |l: usize, f: Finished| {
+        let ctx = &lanes[l];
+        let items = &ctx.suite.items;
+        let result = &mut results[l];
         let record = match f {
             Finished::Lost { item, .. } => {
                 // The engine died under it: no answer to record; a rerun does it.
@@ -729,7 +809,7 @@ fn run_suite(
                 ctx.record(&items[item].id, score, &trace)
             }
             Finished::Cached { item } => {
-                let Some(mut r) = hits.borrow_mut()[item].take() else { return };
+                let Some(mut r) = hits.borrow_mut()[l][item].take() else { return };
                 result.cached += 1;
                 r.cached_from = Some(r.cached_from.take().unwrap_or(r.run_id));
                 r.run_id = ctx.run_id.to_owned();
@@ -743,26 +823,33 @@ fn run_suite(
         }
         progress.item_finished(ctx.model_id, &record.suite);
     };
-    let outcome = schedule::run_items(
-        model,
-        suite.kind,
-        &ctx.settings,
-        items,
-        indices,
-        config,
-        &mut look,
-        &mut finish,
-    );
+    let sched: Vec<schedule::Lane<'_>> = lanes
+        .iter()
+        .zip(&todo)
+        .map(|(ctx, (_, items))| schedule::Lane {
+            kind: ctx.suite.kind,
+            settings: &ctx.settings,
+            all: &ctx.suite.items,
+            items: items.clone(),
+            weight: item_weight(ctx.suite) * items.len() as f64,
+        })
+        .collect();
+    let outcomes = schedule::run_lanes(model, &sched, config, &mut look, &mut finish);
     if let Some(e) = write_err {
         return Err(e);
     }
-    st.ran += result.ran;
-    st.cached += result.cached;
-    result.not_started = outcome.not_started;
-    result.cut = outcome.cut;
-    result.crashed = outcome.crashed;
-    result.unsupported = outcome.unsupported;
-    Ok(result)
+    let mut out = Vec::with_capacity(todo.len());
+    for (((si, _), mut result), outcome) in todo.into_iter().zip(results).zip(outcomes) {
+        st.ran += result.ran;
+        st.cached += result.cached;
+        result.not_started = outcome.not_started;
+        result.cut = outcome.cut;
+        result.crashed = outcome.crashed;
+        result.unsupported = outcome.unsupported;
+        result.item_seconds = outcome.item_seconds;
+        out.push((si, result));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! one `loglikelihood_batch` call. Every `Episode::step` — prompt building, answer
 //! parsing and scoring, which may run a Python subprocess — runs on a small pool of
 //! scorer threads, so the engine never waits for a scorer. The calling thread only
-//! routes messages.
+//! routes messages. Several suites ("lanes") can share one schedule, so the batch
+//! stays full across them rather than running down at the end of each.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -22,7 +23,7 @@ use super::trace::Trace;
 use crate::kind::{Episode, GenSettings, Item, Reply, Score, Step, TaskKind};
 use noa_engine::ModelBackend;
 
-/// How one suite's items are to be run.
+/// How a schedule's items are to be run.
 #[derive(Debug, Clone)]
 pub struct ScheduleConfig {
     /// Generation requests kept in flight (the engine's `n_seq_max`).
@@ -35,11 +36,11 @@ pub struct ScheduleConfig {
     /// Abandon items still running at this instant: their generations are cut off,
     /// nothing is recorded for them, and a resume runs them again.
     pub hard_deadline: Option<Instant>,
-    /// The end of the whole run's time budget. While no item has finished, the first
-    /// item started is exempt from `hard_deadline` and may run until this instant: a
-    /// suite whose every item outlasts its share still gets one measurement when one
-    /// item fits in what is left of the budget, rather than none (later suites' shares
-    /// are taken from the time left after it). `None`: no exemption.
+    /// The end of the whole run's time budget. While none of a lane's items has
+    /// finished, its first item started is exempt from `hard_deadline` and may run
+    /// until this instant: a suite whose every item outlasts its share still gets one
+    /// measurement when one item fits in what is left of the budget, rather than none
+    /// (later shares are taken from the time left after it). `None`: no exemption.
     pub budget_end: Option<Instant>,
 }
 
@@ -69,9 +70,13 @@ pub struct ScheduleOutcome {
     /// The engine cannot do what this suite asks (a remote server asked for
     /// log-likelihoods); the reason. Its items are not scored.
     pub unsupported: Option<String>,
+    /// Wall seconds of the items finished, each from its start to its score (they
+    /// overlap): how the caller splits a schedule's time between its lanes.
+    pub item_seconds: f64,
 }
 
 struct Active {
+    lane: usize,
     item: usize,
     since: Instant,
     episode: Box<dyn Episode>,
@@ -118,6 +123,21 @@ where
     tx
 }
 
+/// One suite's part of a schedule: its task kind and settings, its items, and which
+/// of them to run.
+pub struct Lane<'a> {
+    pub kind: &'a dyn TaskKind,
+    pub settings: &'a GenSettings,
+    /// The suite's items (what `items` index into).
+    pub all: &'a [Item],
+    /// The items to run, in this order.
+    pub items: Vec<usize>,
+    /// What the lane's items may cost, on any scale shared by the lanes: when a lane
+    /// starts, it gets this share of what is left of the schedule's time, over the
+    /// lanes not started yet (itself included).
+    pub weight: f64,
+}
+
 /// Run `items` (indices into `all`) through `kind` on `backend`. `cached` is asked
 /// once per item, with the sha256 of its first prompt, whether a stored result can be
 /// reused; `on_finish` gets every finished item, in completion order.
@@ -131,16 +151,51 @@ pub fn run_items(
     cached: &mut dyn FnMut(usize, &str) -> bool,
     on_finish: &mut dyn FnMut(Finished),
 ) -> ScheduleOutcome {
-    // Every request starting with the suite's shared prefix says so, for the engine.
-    let sharing = super::shared::Sharing::new(backend, kind, settings, all);
-    let backend: &dyn ModelBackend = &sharing;
-    let mut run = Dispatch::new(backend, kind, settings, all, items, config);
+    let lane = Lane { kind, settings, all, items: items.to_vec(), weight: 1.0 };
+    let mut outcomes = run_lanes(
+        backend,
+        std::slice::from_ref(&lane),
+        config,
+        &mut |_, i, sha| cached(i, sha),
+        &mut |_, f| on_finish(f),
+    );
+    outcomes.pop().unwrap_or_default()
+}
+
+/// Run several suites' items on one loaded model in one schedule: the lanes start
+/// their items one lane after the other, and the next lane's first items fill the
+/// sequence slots that the last long generations of the one before leave free, rather
+/// than the batch running down at the end of every suite. (Lanes are not interleaved:
+/// the engine keeps one shared prefix at a time, and alternating suites would decode
+/// each suite's prefix again and again.) The schedule's deadlines are shared out as
+/// lanes start: a lane gets its weight's part of the time left until `deadline` (time
+/// a lane leaves unused flows on to the next) — or, if later, its place in the time as
+/// planned at the start, since a lane that starts beside the last items of the one
+/// before shares the engine with them — its items are cut off that part of the
+/// schedule's grace (`hard_deadline` − `deadline`) later, and the last lane ends with
+/// the schedule. A lane whose deadline has passed starts no more items, and the next
+/// one goes on. `cached` and `on_finish` get the lane's index first; one outcome per
+/// lane. A dying engine stops every lane.
+pub fn run_lanes(
+    backend: &dyn ModelBackend,
+    lanes: &[Lane<'_>],
+    config: &ScheduleConfig,
+    cached: &mut dyn FnMut(usize, usize, &str) -> bool,
+    on_finish: &mut dyn FnMut(usize, Finished),
+) -> Vec<ScheduleOutcome> {
+    // Every request starting with its suite's shared prefix says so, for the engine.
+    let sharing: Vec<super::shared::Sharing<'_>> = lanes
+        .iter()
+        .map(|l| super::shared::Sharing::new(backend, l.kind, l.settings, l.all))
+        .collect();
+    let mut run = Dispatch::new(backend, lanes, config);
     std::thread::scope(|scope| {
         let (events_tx, events) = mpsc::channel::<Event>();
+        let sharing = &sharing;
         let pools = Pools {
             scorer: pool(scope, config.scorer_threads, &events_tx, step_episode),
             engine: pool(scope, run.batch, &events_tx, move |job: EngineJob| {
-                run_engine_job(backend, job)
+                run_engine_job(backend, sharing, job)
             }),
         };
         drop(events_tx);
@@ -155,8 +210,7 @@ pub fn run_items(
         }
         drop(pools);
     });
-    run.outcome.not_started = run.pending.len();
-    run.outcome
+    run.into_outcomes()
 }
 
 /// The job queues of the two thread pools: scorers and engine callers.
@@ -179,13 +233,20 @@ fn step_episode((mut a, reply): (Active, Option<Reply>)) -> Event {
     Event::Stepped(a, step)
 }
 
-/// An engine caller's job: one generation, or one batch of log-likelihood steps whose
-/// results are handed back to each episode in order.
-fn run_engine_job(backend: &dyn ModelBackend, job: EngineJob) -> Event {
+/// An engine caller's job: one generation (through its lane's prefix sharing), or one
+/// batch of log-likelihood steps whose results are handed back to each episode in
+/// order.
+fn run_engine_job(
+    backend: &dyn ModelBackend,
+    sharing: &[super::shared::Sharing<'_>],
+    job: EngineJob,
+) -> Event {
     match job {
         EngineJob::Gen(a, req) => {
-            let res =
-                backend.generate_batch(vec![req]).pop().unwrap_or(Err(EngineError::WorkerGone));
+            let res = sharing[a.lane]
+                .generate_batch(vec![req])
+                .pop()
+                .unwrap_or(Err(EngineError::WorkerGone));
             Event::Generated(a, res)
         }
         EngineJob::Ll(group) => {
@@ -211,74 +272,112 @@ fn run_engine_job(backend: &dyn ModelBackend, job: EngineJob) -> Event {
     }
 }
 
-/// The calling thread's bookkeeping while a suite runs: which items wait, how many
-/// episodes are live, the log-likelihood steps gathered for the next batch, and the
-/// outcome so far.
+/// The calling thread's bookkeeping while a schedule runs: which items wait, how many
+/// episodes are live, the log-likelihood steps gathered for the next batch, and each
+/// lane's outcome so far.
 struct Dispatch<'a> {
     backend: &'a dyn ModelBackend,
-    kind: &'a dyn TaskKind,
-    settings: &'a GenSettings,
-    all: &'a [Item],
     config: &'a ScheduleConfig,
     batch: usize,
     /// Enough live episodes that the engine stays full while others are being scored.
     window: usize,
-    pending: VecDeque<usize>,
+    lanes: Vec<LaneRun<'a>>,
+    /// (lane, item) not started yet, in the order they start.
+    pending: VecDeque<(usize, usize)>,
+    started: Instant,
+    live: usize,
+    /// The engine died: no item starts after it, in any lane.
+    crashed: bool,
+    ll_ready: Vec<(Active, Vec<LoglikelihoodRequest>)>,
+    ll_in_flight: bool,
+}
+
+/// One lane while it runs.
+struct LaneRun<'a> {
+    lane: &'a Lane<'a>,
+    /// Its soft and hard deadlines, set when its first item starts (`None`: no
+    /// deadline, or not started).
+    ends: Option<(Option<Instant>, Option<Instant>)>,
     /// Items start in order: the first is the one `ScheduleConfig::budget_end` exempts.
     first_item: Option<usize>,
-    live: usize,
     /// Wall time of the items finished so far, for the admission estimate.
     done_n: u32,
     done_s: f64,
-    ll_ready: Vec<(Active, Vec<LoglikelihoodRequest>)>,
-    ll_in_flight: bool,
     outcome: ScheduleOutcome,
+}
+
+impl LaneRun<'_> {
+    /// Whether the lane starts no more items: the engine cannot run it, or its
+    /// deadline is (or, by the mean duration of its items so far, would be) passed.
+    fn stopped(&self, now: Instant) -> bool {
+        let expected = if self.done_n > 0 { self.done_s / f64::from(self.done_n) } else { 0.0 };
+        let deadline = self.ends.and_then(|e| e.0);
+        self.outcome.unsupported.is_some()
+            || deadline.is_some_and(|d| {
+                now >= d || d.saturating_duration_since(now).as_secs_f64() < expected
+            })
+    }
 }
 
 impl<'a> Dispatch<'a> {
     fn new(
         backend: &'a dyn ModelBackend,
-        kind: &'a dyn TaskKind,
-        settings: &'a GenSettings,
-        all: &'a [Item],
-        items: &[usize],
+        lanes: &'a [Lane<'a>],
         config: &'a ScheduleConfig,
     ) -> Self {
         let batch = config.batch.max(1);
         Dispatch {
             backend,
-            kind,
-            settings,
-            all,
             config,
             batch,
             window: batch * 2 + config.scorer_threads,
-            pending: items.iter().copied().collect(),
-            first_item: items.first().copied(),
+            lanes: lanes
+                .iter()
+                .map(|lane| LaneRun {
+                    lane,
+                    ends: None,
+                    first_item: lane.items.first().copied(),
+                    done_n: 0,
+                    done_s: 0.0,
+                    outcome: ScheduleOutcome::default(),
+                })
+                .collect(),
+            pending: lanes
+                .iter()
+                .enumerate()
+                .flat_map(|(l, lane)| lane.items.iter().map(move |&i| (l, i)))
+                .collect(),
+            started: Instant::now(),
             live: 0,
-            done_n: 0,
-            done_s: 0.0,
+            crashed: false,
             ll_ready: Vec::new(),
             ll_in_flight: false,
-            outcome: ScheduleOutcome::default(),
         }
     }
 
-    /// Start items until the window is full, unless the engine died or the deadline
-    /// is (or, by the mean item duration so far, would be) passed.
+    /// Start items until the window is full, skipping (and keeping, as not started)
+    /// those of lanes that start no more.
     fn admit(&mut self, scorer: &Sender<(Active, Option<Reply>)>) {
+        if self.crashed {
+            return;
+        }
         let now = Instant::now();
-        let expected = if self.done_n > 0 { self.done_s / f64::from(self.done_n) } else { 0.0 };
-        let stop = self.outcome.crashed.is_some()
-            || self.config.deadline.is_some_and(|d| {
-                now >= d || d.saturating_duration_since(now).as_secs_f64() < expected
-            });
-        while self.live < self.window && !stop {
-            let Some(i) = self.pending.pop_front() else { break };
+        let mut held = VecDeque::new();
+        while self.live < self.window {
+            let Some((l, i)) = self.pending.pop_front() else { break };
+            if self.lanes[l].ends.is_none() {
+                self.start_lane(l, now);
+            }
+            let lane = &self.lanes[l];
+            if lane.stopped(now) {
+                held.push_back((l, i));
+                continue;
+            }
             let active = Active {
+                lane: l,
                 item: i,
                 since: now,
-                episode: self.kind.episode(&self.all[i], self.settings),
+                episode: lane.lane.kind.episode(&lane.lane.all[i], lane.lane.settings),
                 trace: Trace::default(),
                 started: false,
             };
@@ -286,6 +385,44 @@ impl<'a> Dispatch<'a> {
                 self.live += 1;
             }
         }
+        held.append(&mut self.pending);
+        self.pending = held;
+    }
+
+    /// Give lane `l` its part of the time left (see [`run_lanes`]).
+    fn start_lane(&mut self, l: usize, now: Instant) {
+        let weight =
+            |lanes: &[LaneRun<'_>]| lanes.iter().map(|x| x.lane.weight.max(0.0)).sum::<f64>();
+        let left = weight(&self.lanes[l..]);
+        let part =
+            if left > 0.0 { (self.lanes[l].lane.weight.max(0.0) / left).min(1.0) } else { 1.0 };
+        // A lane that starts while the one before still runs shares the engine with
+        // it: it may go on at least until its place in the schedule's time as planned
+        // at the start (the lanes before it and itself, by weight).
+        let all = weight(&self.lanes);
+        let planned = if all > 0.0 { (weight(&self.lanes[..=l]) / all).min(1.0) } else { 1.0 };
+        let soft = self.config.deadline.map(|d| {
+            let own = now + d.saturating_duration_since(now).mul_f64(part);
+            let in_plan = self.started + d.saturating_duration_since(self.started).mul_f64(planned);
+            own.max(in_plan).min(d.max(now))
+        });
+        let grace = match (self.config.deadline, self.config.hard_deadline) {
+            (Some(d), Some(h)) => Some(h.saturating_duration_since(d)),
+            _ => None,
+        };
+        let hard = match (soft, grace) {
+            (Some(s), Some(g)) => earliest(Some(s + g.mul_f64(part)), self.config.hard_deadline),
+            _ => self.config.hard_deadline,
+        };
+        self.lanes[l].ends = Some((soft, hard));
+    }
+
+    /// Each lane's outcome, its items never started counted.
+    fn into_outcomes(mut self) -> Vec<ScheduleOutcome> {
+        for (l, _) in &self.pending {
+            self.lanes[*l].outcome.not_started += 1;
+        }
+        self.lanes.into_iter().map(|l| l.outcome).collect()
     }
 
     /// Send the gathered log-likelihood steps as one batch (up to `batch * 8`
@@ -308,8 +445,8 @@ impl<'a> Dispatch<'a> {
         &mut self,
         event: Event,
         pools: &Pools,
-        cached: &mut dyn FnMut(usize, &str) -> bool,
-        on_finish: &mut dyn FnMut(Finished),
+        cached: &mut dyn FnMut(usize, usize, &str) -> bool,
+        on_finish: &mut dyn FnMut(usize, Finished),
     ) {
         match event {
             Event::Stepped(a, step) => self.stepped(a, step, &pools.engine, cached, on_finish),
@@ -317,13 +454,13 @@ impl<'a> Dispatch<'a> {
                 a.trace.add_generation(&g);
                 let _ = pools.scorer.send((a, Some(Reply::Generated(g))));
             }
-            Event::Generated(_, Err(EngineError::DeadlinePassed)) => {
+            Event::Generated(a, Err(EngineError::DeadlinePassed)) => {
                 self.live -= 1;
-                self.outcome.cut += 1;
+                self.lanes[a.lane].outcome.cut += 1;
             }
             Event::Generated(a, Err(e)) => {
                 self.live -= 1;
-                fail(a, e, &mut self.outcome, on_finish);
+                self.fail(a, e, on_finish);
             }
             Event::Scored(per) => {
                 self.ll_in_flight = false;
@@ -335,7 +472,7 @@ impl<'a> Dispatch<'a> {
                         }
                         Err(e) => {
                             self.live -= 1;
-                            fail(a, e, &mut self.outcome, on_finish);
+                            self.fail(a, e, on_finish);
                         }
                     }
                 }
@@ -350,32 +487,36 @@ impl<'a> Dispatch<'a> {
         mut a: Active,
         step: Step,
         engine: &Sender<EngineJob>,
-        cached: &mut dyn FnMut(usize, &str) -> bool,
-        on_finish: &mut dyn FnMut(Finished),
+        cached: &mut dyn FnMut(usize, usize, &str) -> bool,
+        on_finish: &mut dyn FnMut(usize, Finished),
     ) {
+        let l = a.lane;
         if let Step::Done(score) = step {
             self.live -= 1;
-            self.outcome.finished += 1;
-            self.done_n += 1;
-            self.done_s += a.since.elapsed().as_secs_f64();
-            return on_finish(Finished::Ran { item: a.item, score, trace: a.trace });
+            let lane = &mut self.lanes[l];
+            let took = a.since.elapsed().as_secs_f64();
+            lane.outcome.finished += 1;
+            lane.outcome.item_seconds += took;
+            lane.done_n += 1;
+            lane.done_s += took;
+            return on_finish(l, Finished::Ran { item: a.item, score, trace: a.trace });
         }
         if !a.started {
             a.started = true;
             let (sha, text) = first_prompt(self.backend, &step);
-            if cached(a.item, &sha) {
+            if cached(l, a.item, &sha) {
                 self.live -= 1;
-                self.outcome.finished += 1;
-                return on_finish(Finished::Cached { item: a.item });
+                self.lanes[l].outcome.finished += 1;
+                return on_finish(l, Finished::Cached { item: a.item });
             }
             a.trace.prompt_sha256 = sha;
             a.trace.prompt = text;
         }
         let now = Instant::now();
-        let cut_at = self.cut_at(a.item, now);
+        let cut_at = self.cut_at(l, a.item, now);
         if cut_at.is_some_and(|d| now >= d) {
             self.live -= 1;
-            self.outcome.cut += 1;
+            self.lanes[l].outcome.cut += 1;
             return;
         }
         match step {
@@ -388,13 +529,48 @@ impl<'a> Dispatch<'a> {
         }
     }
 
-    /// When `item` is cut off: the hard deadline, or the budget's end for the first
-    /// item while nothing has finished (see `ScheduleConfig::budget_end`).
-    fn cut_at(&self, item: usize, now: Instant) -> Option<Instant> {
-        let exempt = Some(item) == self.first_item
-            && self.outcome.finished == 0
+    /// When `item` of lane `l` is cut off: the hard deadline, or the budget's end for
+    /// the lane's first item while none of its items has finished (see
+    /// `ScheduleConfig::budget_end`).
+    fn cut_at(&self, l: usize, item: usize, now: Instant) -> Option<Instant> {
+        let lane = &self.lanes[l];
+        let exempt = Some(item) == lane.first_item
+            && lane.outcome.finished == 0
             && self.config.budget_end.is_some_and(|end| now < end);
-        if exempt { self.config.budget_end } else { self.config.hard_deadline }
+        if exempt {
+            self.config.budget_end
+        } else {
+            lane.ends.map_or(self.config.hard_deadline, |e| e.1)
+        }
+    }
+
+    /// An item the engine could not answer. When the engine itself failed (a dead or
+    /// hung worker) the item is lost, not failed, and no lane starts another item.
+    fn fail(
+        &mut self,
+        active: Active,
+        err: EngineError,
+        on_finish: &mut dyn FnMut(usize, Finished),
+    ) {
+        let l = active.lane;
+        let outcome = &mut self.lanes[l].outcome;
+        if let EngineError::Unsupported(why) = &err {
+            outcome.unsupported.get_or_insert_with(|| why.clone());
+            return on_finish(l, Finished::Lost { item: active.item, error: err });
+        }
+        if err.is_engine_failure() {
+            self.crashed = true;
+            outcome.crashed.get_or_insert_with(|| match &err {
+                EngineError::Crashed { cause } => cause.clone(),
+                other => other.to_string(),
+            });
+            return on_finish(l, Finished::Lost { item: active.item, error: err });
+        }
+        let mut trace = active.trace;
+        trace.error = Some(err.to_string());
+        outcome.finished += 1;
+        let score = Score { value: 0.0, detail: None, output: String::new() };
+        on_finish(l, Finished::Ran { item: active.item, score, trace });
     }
 }
 
@@ -403,32 +579,6 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
-}
-
-/// An item the engine could not answer. When the engine itself failed (a dead or hung
-/// worker) the item is lost, not failed, and the suite stops starting items.
-fn fail(
-    active: Active,
-    err: EngineError,
-    outcome: &mut ScheduleOutcome,
-    on_finish: &mut dyn FnMut(Finished),
-) {
-    if let EngineError::Unsupported(why) = &err {
-        outcome.unsupported.get_or_insert_with(|| why.clone());
-        return on_finish(Finished::Lost { item: active.item, error: err });
-    }
-    if err.is_engine_failure() {
-        outcome.crashed.get_or_insert_with(|| match &err {
-            EngineError::Crashed { cause } => cause.clone(),
-            other => other.to_string(),
-        });
-        return on_finish(Finished::Lost { item: active.item, error: err });
-    }
-    let mut trace = active.trace;
-    trace.error = Some(err.to_string());
-    outcome.finished += 1;
-    let score = Score { value: 0.0, detail: None, output: String::new() };
-    on_finish(Finished::Ran { item: active.item, score, trace });
 }
 
 /// sha256 of the exact text the first step gives the engine (the chat template

@@ -10,7 +10,7 @@ use noa_engine::{
     LoglikelihoodRequest, Prompt, RequestTimings,
 };
 
-use super::schedule::{Finished, ScheduleConfig, run_items};
+use super::schedule::{Finished, Lane, ScheduleConfig, run_items, run_lanes};
 use crate::kind::{Episode, GenSettings, Item, Reply, Score, Step, TaskKind};
 use noa_engine::ModelBackend;
 
@@ -295,4 +295,128 @@ fn a_suite_whose_items_all_outlast_its_share_still_records_its_first_item() {
     let (done, out) = run_cut(&slow(), &all, 2, Some(soft), Some(hard), Some(end));
     assert!(done.is_empty() && out.finished == 0, "{done:?} {out:?}");
     assert!(out.cut >= 1, "{out:?}");
+}
+
+/// Runs lanes of `Upper` items (all of each lane) on `backend`, batch 4; per lane,
+/// the items finished with their scores, and the outcomes.
+fn run_two_lanes(
+    backend: &dyn ModelBackend,
+    lanes: &[&[Item]],
+) -> (Vec<Vec<(usize, f64)>>, Vec<super::schedule::ScheduleOutcome>) {
+    let settings = GenSettings::default();
+    let sched: Vec<Lane<'_>> = lanes
+        .iter()
+        .map(|all| Lane {
+            kind: &Upper,
+            settings: &settings,
+            all,
+            items: (0..all.len()).collect(),
+            weight: 1.0,
+        })
+        .collect();
+    let config = ScheduleConfig {
+        batch: 4,
+        scorer_threads: 2,
+        deadline: None,
+        hard_deadline: None,
+        budget_end: None,
+    };
+    let mut scores = vec![Vec::new(); lanes.len()];
+    let mut asked = Vec::new();
+    let outcomes = run_lanes(
+        backend,
+        &sched,
+        &config,
+        &mut |l, i, _| {
+            asked.push((l, i));
+            false
+        },
+        &mut |l, f| {
+            if let Finished::Ran { item, score, .. } = f {
+                scores[l].push((item, score.value));
+            }
+        },
+    );
+    for s in &mut scores {
+        s.sort_by_key(|s| s.0);
+    }
+    assert!(asked.iter().all(|&(l, i)| i < lanes[l].len()), "{asked:?}");
+    (scores, outcomes)
+}
+
+#[test]
+fn lanes_share_the_batch_and_a_dead_worker_stops_every_lane() {
+    // A short suite and a long one: run apart, the short one leaves the batch half
+    // empty; in one schedule its items run beside the long one's.
+    let short = items(&["s0", "s1"]);
+    let long = items(&["l0", "l1", "l2", "l3", "l4", "l5", "l6", "l7"]);
+    let slow = || Scripted { delay: Some(Duration::from_millis(30)), ..Default::default() };
+    let alone = slow();
+    run_items(
+        &alone,
+        &Upper,
+        &GenSettings::default(),
+        &short,
+        &[0, 1],
+        &ScheduleConfig {
+            batch: 4,
+            scorer_threads: 2,
+            deadline: None,
+            hard_deadline: None,
+            budget_end: None,
+        },
+        &mut |_, _| false,
+        &mut |_| {},
+    );
+    assert_eq!(alone.in_flight.lock().unwrap().1, 2);
+    let shared = slow();
+    let (scores, outcomes) = run_two_lanes(&shared, &[&short, &long]);
+    assert_eq!(shared.in_flight.lock().unwrap().1, 4, "the batch is full across lanes");
+    assert_eq!(scores[0], vec![(0, 1.0), (1, 1.0)]);
+    assert_eq!(scores[1].len(), 8);
+    assert!(scores[1].iter().all(|s| s.1 == 1.0), "{scores:?}");
+    assert_eq!((outcomes[0].finished, outcomes[1].finished), (2, 8));
+    assert!(outcomes.iter().all(|o| o.item_seconds > 0.0), "{outcomes:?}");
+
+    // The engine dies: no lane starts another item; every item is finished, lost or
+    // not started, and the crash is reported.
+    let longer = items(&["l"; 20]);
+    let dying = Scripted { die_after: Some(3), ..slow() };
+    let (scores, outcomes) = run_two_lanes(&dying, &[&short, &longer]);
+    assert!(outcomes.iter().any(|o| o.crashed.is_some()), "{outcomes:?}");
+    let not_started: usize = outcomes.iter().map(|o| o.not_started).sum();
+    let finished: usize = scores.iter().map(Vec::len).sum();
+    assert!(not_started > 0 && finished < 22, "{outcomes:?}");
+}
+
+#[test]
+fn lanes_share_the_deadline_as_they_start_and_the_next_lane_goes_on() {
+    // Two-turn items of 2 × 40 ms, one at a time. Lane a (weight 1 of 4) may start
+    // items for a quarter of the 400 ms: two or three of its five. Lane b then gets
+    // what is left, all of it, and starts its items.
+    let slow = Scripted { delay: Some(Duration::from_millis(40)), ..Default::default() };
+    let a = items(&["two a"; 5]);
+    let b = items(&["two b"; 2]);
+    let settings = GenSettings::default();
+    let lanes = [
+        Lane { kind: &Upper, settings: &settings, all: &a, items: (0..5).collect(), weight: 1.0 },
+        Lane { kind: &Upper, settings: &settings, all: &b, items: vec![0, 1], weight: 3.0 },
+    ];
+    let now = Instant::now();
+    let config = ScheduleConfig {
+        batch: 1,
+        scorer_threads: 1,
+        deadline: Some(now + Duration::from_millis(400)),
+        hard_deadline: Some(now + Duration::from_secs(60)),
+        budget_end: None,
+    };
+    let mut ran = vec![0, 0];
+    let outcomes = run_lanes(&slow, &lanes, &config, &mut |_, _, _| false, &mut |l, f| {
+        if matches!(f, Finished::Ran { .. }) {
+            ran[l] += 1;
+        }
+    });
+    assert!((1..5).contains(&ran[0]), "{ran:?} {outcomes:?}");
+    assert_eq!(outcomes[0].not_started, 5 - ran[0], "{outcomes:?}");
+    assert_eq!(ran[1], 2, "the next lane still runs: {outcomes:?}");
 }
