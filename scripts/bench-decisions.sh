@@ -40,7 +40,7 @@ export NOA_HOME=${NOA_DEC_HOME:-$HOME/.cache/noa/decisions-home}
 for round in $(seq 1 "$rounds"); do
   for how in fixed sequential; do
     echo "round $round: $how allocation, budget $budget (load average $(cut -d" " -f1 /proc/loadavg))" >&2
-    "$noa" -q bench --allocation "$how" --time-budget "$budget" --no-cache --no-registry --json \
+    "$noa" bench --allocation "$how" --time-budget "$budget" --no-cache --no-registry --json \
       >"$out/$how-$round.json"
   done
 done

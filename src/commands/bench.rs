@@ -31,7 +31,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', env = env_vars::NOA_BENCH_USE_CASES, value_name = "USE_CASES")]
     pub use_cases: Vec<String>,
     /// Items per suite, overriding each suite's default sample size (with sequential
-    /// allocation: the first round's, which is otherwise half the default sample).
+    /// allocation: the first round's, which is otherwise a third of the default sample).
     #[arg(long, env = env_vars::NOA_BENCH_LIMIT, value_name = "N")]
     pub limit: Option<usize>,
     /// Cap every suite's generation length, tokens (quick runs; changes the results'

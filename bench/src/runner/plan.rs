@@ -167,7 +167,7 @@ pub struct RunPlan {
 }
 
 /// Sequential allocation's smallest first round per suite (without `--limit`).
-const MIN_FIRST_ROUND: usize = 3;
+const MIN_FIRST_ROUND: usize = 2;
 
 /// Sequential allocation's default pool per suite.
 pub const DEFAULT_MAX_ITEMS: usize = 200;
@@ -299,14 +299,16 @@ impl Sampling {
     }
 
     /// A suite's first round and the pool later rounds draw from, given its default
-    /// sample. Sequential rounds start from half a suite's default sample, so that time
-    /// is left for the rounds that go where the answer is still open; `--limit` sets
+    /// sample. Sequential rounds start from a third of a suite's default sample, so that
+    /// most of the time is left for the rounds that go where the answer is still open
+    /// (a first round of half the sample took five of the default bench's nine
+    /// minutes, and left too little for them); `--limit` sets
     /// the first round exactly.
     fn sizes(&self, default_limit: Option<usize>) -> (Option<usize>, Option<usize>) {
         let sample = self.limit.or(default_limit);
         let first = match (self.allocation, self.limit) {
             (Allocation::Sequential, None) => {
-                sample.map(|n| n.div_ceil(2).max(MIN_FIRST_ROUND).min(n))
+                sample.map(|n| n.div_ceil(3).max(MIN_FIRST_ROUND).min(n))
             }
             _ => sample,
         };

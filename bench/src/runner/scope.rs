@@ -79,12 +79,18 @@ impl Scope {
             candidates.push((seconds, d, involved, in_uc));
         }
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let fits = |c: &(f64, &Decision, Vec<usize>, Vec<usize>)| {
-            rc.time_left.is_none_or(|left| c.0 <= left.as_secs_f64())
-        };
-        // When none can be decided in the time left, the one closest to a decision
-        // still gets the time: more items narrow its interval and its estimate.
-        let keep = candidates.iter().filter(|c| fits(c)).count().max(1.min(candidates.len()));
+        // Closest first, as many as the time left holds together. When not even the
+        // closest fits, it still gets the time: more items narrow its interval and
+        // its estimate.
+        let mut planned = 0.0;
+        let keep = candidates
+            .iter()
+            .take_while(|c| {
+                planned += c.0;
+                rc.time_left.is_none_or(|left| planned <= left.as_secs_f64())
+            })
+            .count()
+            .max(1.min(candidates.len()));
         for c in candidates.iter().skip(keep) {
             growth.out_of_reach.push(c.1.use_case.as_str().to_owned());
         }
@@ -138,8 +144,11 @@ impl Scope {
 
     /// Lengthen suites `in_uc` for `involved` models by about `further` items in all,
     /// split in proportion to the suites' first rounds; each suite by at least half its
-    /// first round and at most doubling, so a round stays short enough to look again
-    /// soon. Whether anything grew (a suite's pool can run out).
+    /// first round and at most four times what it has, so an estimate made from a
+    /// handful of items cannot spend the budget in one round. (Growing by the whole
+    /// estimate rather than a fraction of it costs nothing in coverage: the intervals
+    /// are valid however many items a round adds, and every round reloads the
+    /// models.) Whether anything grew (a suite's pool can run out).
     fn extend(
         &mut self,
         in_uc: &[usize],
@@ -153,7 +162,7 @@ impl Scope {
         for &s in in_uc {
             let current = involved.iter().map(|&m| self.len[m][s]).max().unwrap_or(0);
             let wanted = further.saturating_mul(self.first[s]).div_ceil(first_total);
-            let step = wanted.min(current.max(1)).max((self.first[s] / 2).max(1));
+            let step = wanted.min(4 * current.max(1)).max((self.first[s] / 2).max(1));
             let target = (current + step).min(suites[s].items.len());
             for &m in involved {
                 if self.len[m][s] < target {
@@ -312,8 +321,8 @@ mod tests {
         let rc = RoundCtx { done: &done, ..rc };
         let growth = scope.grow(&rc, &decisions);
         assert_eq!(growth.grown, vec!["qa"]);
-        // 8 further items, one suite: at most doubling, the same prefix for a and b.
-        assert_eq!((scope.len(0, 0), scope.len(1, 0), scope.len(2, 0)), (8, 8, 4));
+        // 8 further items, one suite: the same prefix for a and b, c left as it was.
+        assert_eq!((scope.len(0, 0), scope.len(1, 0), scope.len(2, 0)), (12, 12, 4));
         assert_eq!((scope.len(0, 1), scope.len(1, 1)), (4, 4));
 
         // At a second per item per model, 8 more paired items take 16 s: not in 10 s.
@@ -327,7 +336,7 @@ mod tests {
         let growth = scope.grow(&rc, &decisions);
         assert_eq!(growth.grown, vec!["reasoning"]);
         assert_eq!(growth.out_of_reach, vec!["qa"]);
-        assert_eq!((scope.len(0, 0), scope.len(0, 1), scope.len(1, 1)), (8, 6, 6));
+        assert_eq!((scope.len(0, 0), scope.len(0, 1), scope.len(1, 1)), (12, 6, 6));
         // When nothing fits, the closest still gets the time.
         let done = done_for(&ids, &suites, &scope);
         let rc = RoundCtx { done: &done, time_left: Some(Duration::from_secs(1)), ..rc };
@@ -336,5 +345,39 @@ mod tests {
             (growth.grown, growth.out_of_reach),
             (vec!["reasoning".to_owned()], vec!["qa".to_owned()])
         );
+    }
+
+    #[test]
+    fn the_time_left_goes_to_the_closest_use_cases_that_fit_together() {
+        let ids = ["a", "b"];
+        let suites = vec![suite("arc", "qa", 100), suite("gsm", "reasoning", 100)];
+        let models: Vec<ModelEntry> = ids.iter().map(|id| model(id)).collect();
+        let manifest = manifest(&ids);
+        let mut scope = Scope::new(&[4, 4], 2);
+        // A second per item per model: 3 further items take 6 s, 4 take 8 s.
+        let cost = vec![vec![(4.0, 4); 2]; 2];
+        let open = |use_case, further| {
+            let mut d = decision(use_case, DecisionStatus::Open, vec![pair("b", PairStatus::Open)]);
+            d.further_items = Some(further);
+            d
+        };
+        let decisions = vec![open(UseCase::Qa, 4), open(UseCase::Reasoning, 3)];
+        let done = done_for(&ids, &suites, &scope);
+        let rc = RoundCtx {
+            suites: &suites,
+            models: &models,
+            manifest: &manifest,
+            done: &done,
+            cost: &cost,
+            time_left: Some(Duration::from_secs(10)),
+        };
+        // Each would fit in 10 s alone; together they would not: the closer one runs.
+        let growth = scope.grow(&rc, &decisions);
+        assert_eq!(
+            (growth.grown, growth.out_of_reach),
+            (vec!["reasoning".to_owned()], vec!["qa".to_owned()])
+        );
+        // Growing by the whole estimate, but by at least half the first round.
+        assert_eq!((scope.len(0, 0), scope.len(0, 1), scope.len(1, 1)), (4, 7, 7));
     }
 }
