@@ -300,9 +300,9 @@ struct LaneRun<'a> {
     ends: Option<(Option<Instant>, Option<Instant>)>,
     /// Items start in order: the first is the one `ScheduleConfig::budget_end` exempts.
     first_item: Option<usize>,
-    /// Wall time of the items finished so far, for the admission estimate.
+    /// Items scored so far (their wall time is `outcome.item_seconds`), for the
+    /// admission estimate.
     done_n: u32,
-    done_s: f64,
     outcome: ScheduleOutcome,
 }
 
@@ -310,7 +310,8 @@ impl LaneRun<'_> {
     /// Whether the lane starts no more items: the engine cannot run it, or its
     /// deadline is (or, by the mean duration of its items so far, would be) passed.
     fn stopped(&self, now: Instant) -> bool {
-        let expected = if self.done_n > 0 { self.done_s / f64::from(self.done_n) } else { 0.0 };
+        let expected =
+            if self.done_n > 0 { self.outcome.item_seconds / f64::from(self.done_n) } else { 0.0 };
         let deadline = self.ends.and_then(|e| e.0);
         self.outcome.unsupported.is_some()
             || deadline.is_some_and(|d| {
@@ -338,7 +339,6 @@ impl<'a> Dispatch<'a> {
                     ends: None,
                     first_item: lane.items.first().copied(),
                     done_n: 0,
-                    done_s: 0.0,
                     outcome: ScheduleOutcome::default(),
                 })
                 .collect(),
@@ -498,7 +498,6 @@ impl<'a> Dispatch<'a> {
             lane.outcome.finished += 1;
             lane.outcome.item_seconds += took;
             lane.done_n += 1;
-            lane.done_s += took;
             return on_finish(l, Finished::Ran { item: a.item, score, trace: a.trace });
         }
         if !a.started {
