@@ -295,8 +295,8 @@ struct Dispatch<'a> {
 /// One lane while it runs.
 struct LaneRun<'a> {
     lane: &'a Lane<'a>,
-    /// Its soft and hard deadlines, set when its first item starts (`None`: no
-    /// deadline, or not started).
+    /// Its soft and hard deadlines, set when its first item starts (`None` until
+    /// then; either deadline `None` when the schedule has none).
     ends: Option<(Option<Instant>, Option<Instant>)>,
     /// Items start in order: the first is the one `ScheduleConfig::budget_end` exempts.
     first_item: Option<usize>,
