@@ -205,7 +205,8 @@ impl<'m> Scheduler<'m> {
             next: None,
             logit_idx: None,
             sampler,
-            text: TextState::new(job.request.stop.clone()),
+            text: TextState::new(job.request.stop.clone())
+                .stop_after_json(job.request.stop_after_json),
             max_tokens: job.request.max_tokens,
             gen_tokens: 0,
             deadline: job.request.deadline,

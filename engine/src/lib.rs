@@ -37,7 +37,7 @@ pub use handle::Model;
 pub use isolated::{WorkerState, worker_main};
 pub use json_schema::json_schema_to_gbnf;
 pub use model::LocalModel;
-pub use noa_infer::{EventStream, ModelBackend, ModelRuntime};
+pub use noa_infer::{EventStream, ModelBackend, ModelRuntime, first_json_object_end};
 pub use pool::{ModelPool, PoolBudget};
 pub use speed::SpeedRequest;
 pub use template::TemplateKind;

@@ -13,12 +13,20 @@ pub(crate) struct TextState {
     /// Bytes of `text` already handed to a stream.
     emitted: usize,
     stopped: bool,
+    /// Set when the request stops after the first JSON object.
+    json: Option<noa_infer::JsonObjectEnd>,
 }
 
 impl TextState {
     pub(crate) fn new(stops: Vec<String>) -> Self {
         let stops = stops.into_iter().filter(|s| !s.is_empty()).collect();
         Self { stops, ..Self::default() }
+    }
+
+    /// Also stop right after the first JSON object (text after it is cut).
+    pub(crate) fn stop_after_json(mut self, on: bool) -> Self {
+        self.json = on.then(noa_infer::JsonObjectEnd::default);
+        self
     }
 
     /// Append a piece. Returns true when a stop string matched (text is then cut before it).
@@ -59,6 +67,10 @@ impl TextState {
             .min();
         if let Some(i) = hit {
             self.text.truncate(i);
+            self.stopped = true;
+        }
+        if let Some(end) = self.json.as_mut().and_then(|j| j.feed(&self.text)) {
+            self.text.truncate(end);
             self.stopped = true;
         }
         self.stopped
@@ -153,6 +165,23 @@ mod tests {
         let mut u = TextState::new(vec!["END".into()]);
         u.push(b"ENTER");
         assert_eq!(u.take_stream(false).as_deref(), Some("ENTER"));
+    }
+
+    #[test]
+    fn stop_after_json_cuts_what_follows_the_first_object_in_the_same_piece() {
+        let mut t = TextState::new(vec!["\nUser:".into()]).stop_after_json(true);
+        assert!(!t.push(b"Reply: {\"tool\": \"calc\", \"args\": {\"x\": \"}\""));
+        assert!(!t.push(b"}"));
+        assert_eq!(
+            t.take_stream(false).as_deref(),
+            Some("Reply: {\"tool\": \"calc\", \"args\": {\"x\": \"}\"}")
+        );
+        assert!(t.push(b"}\nMessage: Tool result"));
+        assert_eq!(t.text(), "Reply: {\"tool\": \"calc\", \"args\": {\"x\": \"}\"}}");
+        assert_eq!(t.take_stream(true).as_deref(), Some("}"));
+        // Off, the same text runs on.
+        let mut u = TextState::new(vec![]);
+        assert!(!u.push(b"{\"a\": 1} more"));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 
 mod backend;
 mod error;
+pub mod json_end;
 pub mod types;
 
 pub use backend::{EventStream, ModelBackend, ModelRuntime};
 pub use error::{DIED_WHILE_LOADING, EngineError, ILLEGAL_INSTRUCTION};
+pub use json_end::{JsonObjectEnd, first_json_object_end};
 pub use types::*;

@@ -66,6 +66,12 @@ pub struct GenerateRequest {
     /// but a token. Ignored when sharing is off or the prefix is short.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_prefix: Option<u32>,
+    /// Stop right after the first JSON object in the output (see
+    /// [`first_json_object_end`](crate::first_json_object_end)), for a protocol of one
+    /// JSON object per reply. A backend that cannot stop there generates on; the reader
+    /// cuts the text at the same place.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_after_json: bool,
 }
 
 impl GenerateRequest {
@@ -80,6 +86,7 @@ impl GenerateRequest {
             constraint: None,
             deadline: None,
             shared_prefix: None,
+            stop_after_json: false,
         }
     }
 }

@@ -250,9 +250,21 @@ impl ModelBackend for RemoteBackend {
     fn generate(&self, request: GenerateRequest) -> Result<Generation, EngineError> {
         let stream = self.start(&request)?;
         let mut timing = Timing::new(&stream, &request.prompt);
+        let mut json = request.stop_after_json.then(noa_infer::JsonObjectEnd::default);
         for piece in stream {
             match piece.map_err(engine_error)? {
-                Piece::Delta { text, at } => timing.delta(&text, at),
+                Piece::Delta { text, at } => {
+                    timing.delta(&text, at);
+                    // The first JSON object is whole: the rest is not read (dropping the
+                    // stream closes the connection, and the server stops).
+                    if let Some(end) = json.as_mut().and_then(|j| j.feed(&timing.text)) {
+                        timing.text.truncate(end);
+                        let finish_reason = Some("stop".to_owned());
+                        let end =
+                            StreamEnd { finish_reason, usage: None, system_fingerprint: None, at };
+                        return Ok(timing.finish(end));
+                    }
+                }
                 Piece::End(end) => return Ok(timing.finish(end)),
             }
         }

@@ -71,6 +71,7 @@ pub(crate) fn request(
         constraint: None,
         deadline: None,
         shared_prefix: None,
+        stop_after_json: false,
     }
 }
 

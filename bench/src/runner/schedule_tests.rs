@@ -160,6 +160,7 @@ impl Episode for UpperEpisode {
             constraint: None,
             deadline: None,
             shared_prefix: None,
+            stop_after_json: false,
         })
     }
 }

@@ -112,6 +112,7 @@ pub(super) fn generate_request(
         constraint: None,
         deadline: None,
         shared_prefix: None,
+        stop_after_json: false,
     }
 }
 
