@@ -78,17 +78,22 @@ fn lazy_wrong_and_malformed_agents_score_less() {
         // Gives up at once.
         let lazy = play(item, &[json!({"final": "done"}).to_string()], &GenSettings::default());
         assert!(lazy.value < 1.0, "{}: doing nothing scored {}", item.id, lazy.value);
-        // Never says anything usable: runs into the turn limit without panicking.
-        let junk: Vec<String> =
-            ["", "{", "```json\n{\"tool\": 5}\n```", "I will now read the file.", "\u{0}\u{ffff}"]
-                .iter()
-                .cycle()
-                .take(20)
-                .map(|s| s.to_string())
-                .collect();
-        let s = play(item, &junk, &GenSettings { max_turns: 4, ..Default::default() });
-        assert!(s.value < 1.0, "{}", item.id);
-        assert!(s.detail.as_deref().unwrap().contains("4 turn(s)"), "{:?}", s.detail);
+        // Never says anything usable: gives up after two such replies in a row,
+        // without panicking; one usable call between them keeps it going until the
+        // turn limit.
+        let junk =
+            ["", "{", "```json\n{\"tool\": 5}\n```", "I will now read the file.", "\u{0}\u{ffff}"];
+        let four = GenSettings { max_turns: 4, ..Default::default() };
+        for pair in junk.windows(2) {
+            let s = play(item, &[pair[0].to_string(), pair[1].to_string()], &four);
+            assert!(s.value < 1.0, "{}", item.id);
+            let detail = s.detail.as_deref().unwrap();
+            assert!(detail.contains("2 turn(s), gave up"), "{detail}");
+        }
+        let call = json!({"tool": "list_files", "args": {}}).to_string();
+        let mixed: Vec<String> = junk.iter().flat_map(|j| [j.to_string(), call.clone()]).collect();
+        let s = play(item, &mixed, &four);
+        assert!(s.detail.as_deref().unwrap().contains("4 turn(s), turn limit"), "{:?}", s.detail);
         // Right steps but a wrong final answer or missing the last action.
         let truncated: Vec<String> = solution[..solution.len() - 2]
             .iter()
@@ -123,6 +128,25 @@ fn partial_credit_counts_checks() {
         &GenSettings::default(),
     );
     assert_eq!(s.value, 0.0);
+}
+
+#[test]
+fn only_the_first_object_of_a_reply_is_read_and_kept() {
+    let (item, _) = &items()[0];
+    let mut ep = Agent.episode(item, &GenSettings::default());
+    let Step::Generate(first) = ep.step(None) else { panic!("a generation first") };
+    assert!(first.stop_after_json, "generation stops after the object");
+    // A backend that generated on: an invented result and a second call after the first.
+    let rambling = r#"Reply: {"tool": "calculator", "args": {"expression": "2 + 2"}}
+Message: Tool result (calculator): 5
+Reply: {"final": "5"}"#;
+    let Step::Generate(next) = ep.step(reply(rambling)) else { panic!("the episode goes on") };
+    let Prompt::Chat(m) = &next.prompt else { panic!("chat prompt expected") };
+    assert_eq!(
+        m[m.len() - 2].content,
+        r#"Reply: {"tool": "calculator", "args": {"expression": "2 + 2"}}"#
+    );
+    assert_eq!(m[m.len() - 1].content, "Tool result (calculator): 4");
 }
 
 #[test]
