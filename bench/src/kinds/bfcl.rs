@@ -249,7 +249,9 @@ impl TaskKind for Bfcl {
                 chat.iter().map(|m| format!("{}: {}", m.role, m.content)).collect();
             Prompt::Raw(format!("{system}\n\n{}\nassistant:", turns.join("\n")))
         };
-        let mut req = request(settings, prompt, &[]);
+        // A base model given raw turns writes the next ones too, to `max_tokens`.
+        let stops: &[&str] = if settings.chat { &[] } else { &["\nuser:", "\nsystem:"] };
+        let mut req = request(settings, prompt, stops);
         if settings.constrained {
             req.constraint =
                 Some(Constraint::JsonSchema(call_schema(&functions, ground_truth.len())));

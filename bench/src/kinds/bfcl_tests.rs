@@ -135,6 +135,24 @@ fn wrong_calls_do_not_match() {
 }
 
 #[test]
+fn raw_prompts_stop_where_the_model_would_write_the_next_turn() {
+    let it = items();
+    let step = |chat: bool| {
+        let settings = GenSettings { chat, ..Default::default() };
+        match Bfcl.episode(&it[1], &settings).step(None) {
+            Step::Generate(req) => req,
+            other => panic!("{other:?}"),
+        }
+    };
+    let raw = step(false);
+    let noa_engine::Prompt::Raw(text) = &raw.prompt else { panic!("raw prompt expected") };
+    assert!(text.ends_with("\nassistant:"), "{text}");
+    assert!(raw.stop.contains(&"\nuser:".to_string()), "{:?}", raw.stop);
+    // A chat template ends the turn with its own end-of-turn token.
+    assert!(step(true).stop.is_empty());
+}
+
+#[test]
 fn constrained_requests_carry_a_schema_of_the_functions() {
     let it = items();
     let schema = call_schema(&it[3].data["functions"].as_array().unwrap().clone(), 1);
