@@ -79,9 +79,7 @@ impl Scope {
             candidates.push((seconds, d, involved, in_uc));
         }
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        // Closest first, as many as the time left holds together. When not even the
-        // closest fits, it still gets the time: more items narrow its interval and
-        // its estimate.
+        // Closest first, as many as the time left holds together.
         let mut planned = 0.0;
         let keep = candidates
             .iter()
@@ -89,13 +87,30 @@ impl Scope {
                 planned += c.0;
                 rc.time_left.is_none_or(|left| planned <= left.as_secs_f64())
             })
-            .count()
-            .max(1.min(candidates.len()));
+            .count();
+        // When not even the closest fits, it gets as many further items as the time
+        // left holds for every model involved — more items narrow its interval and its
+        // estimate — and none when not one does: items that some of its models would
+        // answer and the others not before the budget ends are not paired, so they
+        // would be spent for nothing.
+        let partial = match (keep, candidates.first(), rc.time_left) {
+            (0, Some((_, _, involved, in_uc)), Some(left)) => {
+                let per_item = self.estimate_seconds(rc, involved, in_uc, Some(1));
+                let fit = if per_item > 0.0 { left.as_secs_f64() / per_item } else { 1.0 };
+                Some(fit.floor() as u64)
+            }
+            _ => None,
+        };
+        let keep = if partial.is_some_and(|fit| fit > 0) { 1 } else { keep };
         for c in candidates.iter().skip(keep) {
             growth.out_of_reach.push(c.1.use_case.as_str().to_owned());
         }
         for (_, d, involved, in_uc) in candidates.into_iter().take(keep) {
-            if self.extend(&in_uc, &involved, rc.suites, d.further_items) {
+            let grew = match partial {
+                Some(fit) => self.extend(&in_uc, &involved, rc.suites, Some(fit), false),
+                None => self.extend(&in_uc, &involved, rc.suites, d.further_items, true),
+            };
+            if grew {
                 growth.grown.push(d.use_case.as_str().to_owned());
             }
         }
@@ -143,18 +158,19 @@ impl Scope {
     }
 
     /// Lengthen suites `in_uc` for `involved` models by about `further` items in all,
-    /// split in proportion to the suites' first rounds; each suite by at least half its
-    /// first round and at most four times what it has, so an estimate made from a
-    /// handful of items cannot spend the budget in one round. (Growing by the whole
-    /// estimate rather than a fraction of it costs nothing in coverage: the intervals
-    /// are valid however many items a round adds, and every round reloads the
-    /// models.) Whether anything grew (a suite's pool can run out).
+    /// split in proportion to the suites' first rounds; each suite by at most four
+    /// times what it has, so an estimate made from a handful of items cannot spend the
+    /// budget in one round, and — with `at_least_half` — by at least half its first
+    /// round. (Growing by the whole estimate rather than a fraction of it costs nothing
+    /// in coverage: the intervals are valid however many items a round adds, and every
+    /// round reloads the models.) Whether anything grew (a suite's pool can run out).
     fn extend(
         &mut self,
         in_uc: &[usize],
         involved: &[usize],
         suites: &[LoadedSuite],
         further: Option<u64>,
+        at_least_half: bool,
     ) -> bool {
         let first_total: usize = in_uc.iter().map(|&s| self.first[s]).sum::<usize>().max(1);
         let further = further.map_or(first_total, |f| usize::try_from(f).unwrap_or(usize::MAX));
@@ -162,7 +178,8 @@ impl Scope {
         for &s in in_uc {
             let current = involved.iter().map(|&m| self.len[m][s]).max().unwrap_or(0);
             let wanted = further.saturating_mul(self.first[s]).div_ceil(first_total);
-            let step = wanted.min(4 * current.max(1)).max((self.first[s] / 2).max(1));
+            let least = if at_least_half { (self.first[s] / 2).max(1) } else { 0 };
+            let step = wanted.min(4 * current.max(1)).max(least);
             let target = (current + step).min(suites[s].items.len());
             for &m in involved {
                 if self.len[m][s] < target {
@@ -330,21 +347,33 @@ mod tests {
         let mut reasoning =
             decision(UseCase::Reasoning, DecisionStatus::Open, vec![pair("b", PairStatus::Open)]);
         reasoning.further_items = Some(1);
-        let decisions = vec![decisions[0].clone(), reasoning];
+        let decisions = vec![decisions[0].clone(), reasoning.clone()];
         let done = done_for(&ids, &suites, &scope);
         let rc = RoundCtx { done: &done, time_left: Some(Duration::from_secs(10)), ..rc };
         let growth = scope.grow(&rc, &decisions);
         assert_eq!(growth.grown, vec!["reasoning"]);
         assert_eq!(growth.out_of_reach, vec!["qa"]);
         assert_eq!((scope.len(0, 0), scope.len(0, 1), scope.len(1, 1)), (12, 6, 6));
-        // When nothing fits, the closest still gets the time.
+        // When nothing fits, the closest gets as many paired items as the time left
+        // holds for both of its models: 2 s per item, 5 s left, 2 items (not half its
+        // first round, nor its estimate of 6).
+        reasoning.further_items = Some(6);
+        let decisions = vec![decisions[0].clone(), reasoning];
         let done = done_for(&ids, &suites, &scope);
-        let rc = RoundCtx { done: &done, time_left: Some(Duration::from_secs(1)), ..rc };
+        let rc = RoundCtx { done: &done, time_left: Some(Duration::from_secs(5)), ..rc };
         let growth = scope.grow(&rc, &decisions);
         assert_eq!(
             (growth.grown, growth.out_of_reach),
             (vec!["reasoning".to_owned()], vec!["qa".to_owned()])
         );
+        assert_eq!((scope.len(0, 1), scope.len(1, 1), scope.len(2, 1)), (8, 8, 4));
+        // And nothing when not one paired item fits: it would go unanswered by some.
+        let done = done_for(&ids, &suites, &scope);
+        let rc = RoundCtx { done: &done, time_left: Some(Duration::from_secs(1)), ..rc };
+        let growth = scope.grow(&rc, &decisions);
+        assert!(growth.grown.is_empty());
+        assert_eq!(growth.out_of_reach, vec!["reasoning".to_owned(), "qa".to_owned()]);
+        assert_eq!(scope.len(0, 1), 8);
     }
 
     #[test]
