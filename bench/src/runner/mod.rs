@@ -323,8 +323,9 @@ fn run_model(
 /// the end of every suite. With the fixed allocation they run one suite at a time,
 /// each with its own share of the budget: run in one schedule, a suite with fewer
 /// items than the batch (agent) shared the engine with the suites after it for its
-/// whole length, and its share's deadline cut its slowed episodes (measured: the fixed
-/// allocation recorded 202-240 items in 8m45s that way, 253-276 suite by suite).
+/// whole length, and its share's deadline cut its slowed episodes (the fixed allocation
+/// of the three defaults recorded 202 and 240 items in 8m45s that way, 278-288 suite by
+/// suite, AMD EPYC).
 /// When the engine crashes, what was left (what was in flight included) runs again on
 /// a fresh worker, up to MAX_RESTARTS times per model; past that, the last crash's
 /// cause.
