@@ -285,14 +285,15 @@ class Sim:
         self.records = []
         self.cost = {(m, s): [0.0, 0] for m in models for s in suites}
 
-    def run_model(self, m, want, until=None):
-        """Answer, in suite order, model m's items up to `want[suite]`; the model is
-        loaded once (a round's reload) when there is something to answer."""
+    def run_model(self, m, want, until=None, load=True):
+        """Answer, in suite order, model m's items up to `want[suite]`; with `load`,
+        the model is loaded first (a round's reload) when there is something to answer."""
         todo = [(s, i) for s in self.suites
                 for i in range(self.done[(m, s)], min(want.get(s, 0), len(self.pools[s])))]
         if not todo:
             return
-        self.t += (self.load_s.get(m, 1.0) + 0.5) * self.pace
+        if load:
+            self.t += (self.load_s.get(m, 1.0) + 0.5) * self.pace
         end = self.budget if until is None else min(until, self.budget)
         for s, i in todo:
             seconds = self.pools[s][i][m][1] * self.pace
@@ -319,9 +320,9 @@ def simulate_fixed(sim):
             break
         w = lambda s2: sim.info[s2]["weight"] * sim.info[s2]["limit"]
         share = left * w(s) / sum(w(s2) for _, s2 in work[k:])
-        if s != sim.suites[0]:
-            sim.t -= (sim.load_s.get(m, 1.0) + 0.5) * sim.pace  # one load per model
-        sim.run_model(m, {s: sim.info[s]["limit"]}, until=sim.t + 1.25 * share + 2.0)
+        # One load per model, before its first suite.
+        sim.run_model(m, {s: sim.info[s]["limit"]}, until=sim.t + 1.25 * share + 2.0,
+                      load=s == sim.suites[0])
 
 
 def simulate_sequential(sim):
