@@ -413,7 +413,7 @@ def simulate(args):
     rng = random.Random(args.seed)
     paces = [float(p) for p in args.pace.split(",")]
     print(f"{len(models)} models, {len(suites)} suites, budget {budget:.0f} s, {args.runs} "
-          f"bootstrap runs per pace; comparisons settled (of 12), mean and spread")
+          f"bootstrap runs per pace; leader-vs-rival comparisons settled, mean and range")
     for pace in paces:
         tally = {"fixed": [], "sequential": []}
         for _ in range(args.runs):
